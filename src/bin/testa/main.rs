@@ -1,0 +1,184 @@
+//! `testa`: the runc-compatible command line. It parses, calls the library,
+//! and prints; every container operation is a library call.
+
+mod args;
+mod features;
+mod log;
+mod run;
+mod spec;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use testa::container::{parse_signal, CreateOptions, Runtime, RuntimeOptions};
+use testa::Error;
+
+use args::{Cli, Command, CreateArgs, LogFormat};
+use log::Logger;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = Logger::new(
+        cli.log.as_deref(),
+        cli.log_format == LogFormat::Json,
+        cli.debug,
+    );
+    match dispatch(cli, &log) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            log.error(&e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime(cli: &Cli) -> Result<Runtime, Error> {
+    if cli.systemd_cgroup {
+        return Err(Error::Other(
+            "--systemd-cgroup: the systemd cgroup driver is not supported yet".into(),
+        ));
+    }
+    let mut opts = RuntimeOptions::default();
+    opts.root = cli.root.clone();
+    Runtime::new(opts)
+}
+
+/// `LISTEN_FDS` as systemd socket activation passes it to runc.
+fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
+    if a.console_socket.is_some() {
+        return Err(Error::Other(
+            "--console-socket: terminals are not supported yet".into(),
+        ));
+    }
+    let mut o = CreateOptions::default();
+    o.no_pivot = a.no_pivot;
+    o.preserve_fds = a.preserve_fds;
+    o.listen_fds = listen_fds();
+    o.pid_file = a.pid_file.clone();
+    Ok(o)
+}
+
+fn warn_all(log: &Logger, warnings: Vec<Error>) {
+    for w in warnings {
+        log.warn(&w.to_string());
+    }
+}
+
+fn dispatch(cli: Cli, log: &Logger) -> Result<u8, Error> {
+    match &cli.command {
+        Command::Spec { bundle, rootless } => {
+            spec::write_default(bundle.as_deref(), *rootless)?;
+            return Ok(0);
+        }
+        Command::Features => {
+            println!("{}", features::json());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let rt = runtime(&cli)?;
+    match cli.command {
+        Command::Create(a) => {
+            let opts = create_options(&a)?;
+            rt.create(&a.id, &a.bundle, opts)?;
+        }
+        Command::Start { id } => warn_all(log, rt.load(&id)?.start()?),
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => return run::run(&rt, &create, create_options(&create)?, detach, keep, log),
+        Command::State { id } => {
+            let state = rt.load(&id)?.state();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&state).expect("state serializes")
+            );
+        }
+        Command::Kill { id, signal, all } => {
+            let sig = parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            rt.load(&id)?.kill(sig, all)?;
+        }
+        Command::Delete { id, force } => match rt.load(&id) {
+            // runc: deleting a missing container with --force is not an error.
+            Err(Error::NotExist) if force => {}
+            Err(e) => return Err(e),
+            Ok(c) => warn_all(log, c.delete(force)?),
+        },
+        Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Spec { .. } | Command::Features => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
+    let states: Vec<_> = rt
+        .list()?
+        .iter()
+        .map(|c| {
+            let mut s = c.state();
+            s.owner = c.owner();
+            s
+        })
+        .collect();
+    if quiet {
+        for s in &states {
+            println!("{}", s.id);
+        }
+        return Ok(());
+    }
+    match format {
+        "json" if states.is_empty() => println!("null"),
+        "json" => println!("{}", serde_json::to_string(&states).expect("serializes")),
+        "table" => {
+            let mut rows =
+                vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+            for s in &states {
+                rows.push([
+                    s.id.clone(),
+                    s.pid.to_string(),
+                    s.status.to_string(),
+                    s.bundle.display().to_string(),
+                    s.created.clone(),
+                    s.owner.clone(),
+                ]);
+            }
+            print!("{}", table(&rows));
+        }
+        other => {
+            return Err(Error::Other(format!(
+                "invalid format option {other:?}: must be table or json"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Columns as Go's tabwriter (minwidth 12, padding 3) aligns them for runc.
+fn table(rows: &[[String; 6]]) -> String {
+    let mut widths = [0usize; 6];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len() + 3).max(12);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, cell) in r.iter().enumerate() {
+            if i == 5 {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! `create` (and the first half of `run`): validate the bundle, make the
+//! state directory, spawn the init, record it. On any error nothing is left
+//! behind: no directory, no process.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+
+use super::lock::Lock;
+use super::plan::{load_spec, Plan};
+use super::state::{now_rfc3339, proc_stat, StateFile};
+use super::{Container, CreateOptions, Runtime, EXEC_FIFO};
+use crate::error::{Context, Error, Result};
+use crate::namespace::IdMap;
+use crate::process::spawn::{spawn, SpawnOptions};
+
+impl Runtime {
+    /// Create container `id` from the bundle directory `bundle`: the init
+    /// is set up and waits for [`Container::start`].
+    pub fn create(&self, id: &str, bundle: &Path, opts: CreateOptions) -> Result<Container> {
+        let bundle = canonical_bundle(bundle)?;
+        let spec = load_spec(&bundle)?;
+        self.create_with_spec(id, &bundle, spec, opts)
+    }
+
+    /// Create container `id` from a spec built in memory; `bundle` is the
+    /// directory relative paths of the spec (`root.path`) resolve against.
+    pub fn create_with_spec(
+        &self,
+        id: &str,
+        bundle: &Path,
+        spec: oci_spec::runtime::Spec,
+        opts: CreateOptions,
+    ) -> Result<Container> {
+        self.create_inner(id, bundle, spec, &opts, true)
+    }
+
+    /// Create and start container `id` at once, without the exec FIFO
+    /// (`runc run`); [`Container::wait`] then reaps it. Also returns the
+    /// failures of poststart hooks, which are warnings.
+    pub fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        opts: CreateOptions,
+    ) -> Result<(Container, super::Warnings)> {
+        let bundle = canonical_bundle(bundle)?;
+        let spec = load_spec(&bundle)?;
+        let c = self.create_inner(id, &bundle, spec, &opts, false)?;
+        match c.after_exec() {
+            Ok(warnings) => Ok((c, warnings)),
+            Err(e) => {
+                self.discard(c);
+                Err(e)
+            }
+        }
+    }
+
+    fn create_inner(
+        &self,
+        id: &str,
+        bundle: &Path,
+        mut spec: oci_spec::runtime::Spec,
+        opts: &CreateOptions,
+        with_fifo: bool,
+    ) -> Result<Container> {
+        let dir = self.dir(id)?;
+        if opts.listen_fds > 0 {
+            add_listen_env(&mut spec, opts.listen_fds);
+        }
+        let mut plan = Plan::new(id, bundle, spec)?;
+        plan.rootfs.set_no_pivot(opts.no_pivot);
+        let lock = make_dir(&dir, id)?;
+        let result = spawn_into(&dir, &plan, opts, with_fifo, &lock);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result
+    }
+}
+
+fn canonical_bundle(bundle: &Path) -> Result<PathBuf> {
+    bundle
+        .canonicalize()
+        .map_err(|e| Error::io(format!("bundle: canonicalize({bundle:?})"), e))
+}
+
+fn add_listen_env(spec: &mut oci_spec::runtime::Spec, n: u32) {
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
+}
+
+/// Make the state directory and lock it; a directory left by a runtime that
+/// was killed mid-create (no state, lock free) is taken over.
+fn make_dir(dir: &Path, id: &str) -> Result<Lock> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o711);
+    match builder.create(dir) {
+        Ok(()) => Lock::acquire(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            match Lock::try_acquire(dir)? {
+                Some(lock) if !StateFile::path(dir).exists() => {
+                    // Stale: clear its leftovers but keep the (locked) dir.
+                    let _ = std::fs::remove_file(dir.join(EXEC_FIFO));
+                    Ok(lock)
+                }
+                _ => Err(Error::Exists(id.to_string())),
+            }
+        }
+        Err(e) => Err(Error::io(format!("mkdir({dir:?})"), e)),
+    }
+}
+
+/// The exec FIFO: writable by everyone (the init opens it as the container's
+/// user, after the user switch), owned by the container's root.
+fn open_fifo(dir: &Path, plan: &Plan) -> Result<OwnedFd> {
+    let path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+        .step(|| format!("mkfifo({path:?})"))?;
+    // chmod rather than umask(0): the caller's umask is not ours to change.
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &path,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .step(|| format!("chmod({path:?}, 0622)"))?;
+    let root_uid = IdMap::to_host(&plan.ns.uid_maps, 0).unwrap_or(0);
+    let root_gid = IdMap::to_host(&plan.ns.gid_maps, 0).unwrap_or(0);
+    nix::unistd::chown(
+        &path,
+        Some(nix::unistd::Uid::from_raw(root_uid)),
+        Some(nix::unistd::Gid::from_raw(root_gid)),
+    )
+    .step(|| format!("chown({path:?}, {root_uid}, {root_gid})"))?;
+    open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .step(|| format!("open({path:?}, O_PATH)"))
+}
+
+fn spawn_into(
+    dir: &Path,
+    plan: &Plan,
+    opts: &CreateOptions,
+    with_fifo: bool,
+    lock: &Lock,
+) -> Result<Container> {
+    let fifo = with_fifo.then(|| open_fifo(dir, plan)).transpose()?;
+    let spawn_opts = SpawnOptions {
+        exec_fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
+        preserve_fds: opts.preserve_fds + opts.listen_fds,
+        close_in_child: vec![lock.raw_fd()],
+    };
+    let mut recorded = None;
+    let spawned = spawn(plan, &spawn_opts, |pid| {
+        let pid = pid.as_raw();
+        let start_time = proc_stat(pid)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::Other(format!("read /proc/{pid}/stat: init vanished")))?;
+        let state = StateFile {
+            id: plan.id.clone(),
+            pid,
+            start_time,
+            bundle: plan.bundle.clone(),
+            rootfs: plan.rootfs.root().to_path_buf(),
+            created: now_rfc3339(),
+            owner: String::new(),
+            annotations: plan.spec.annotations().clone().unwrap_or_default(),
+            spec: plan.spec.clone(),
+            exit_status: None,
+        };
+        if let Some(pid_file) = &opts.pid_file {
+            write_pid_file(pid_file, pid)?;
+        }
+        state.save(dir)?;
+        recorded = Some(state);
+        Ok(())
+    })?;
+    Ok(Container {
+        dir: dir.to_path_buf(),
+        state: recorded.expect("on_ready ran"),
+        spawned: Some(spawned),
+    })
+}
+
+/// Write the pid file atomically, as runc does (containerd reads it at once).
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).step(|| format!("--pid-file: write({tmp:?})"))?;
+    std::fs::rename(&tmp, path).step(|| format!("--pid-file: rename({tmp:?}, {path:?})"))
+}

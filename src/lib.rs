@@ -1,0 +1,29 @@
+//! # testa
+//!
+//! An OCI container runtime, and a library of the isolation primitives it is
+//! built from. Use [`container::Runtime`] to run whole containers from an OCI
+//! bundle, or one primitive at a time: [`namespace`], [`cgroups`], [`rootfs`],
+//! [`process`].
+//!
+//! ```no_run
+//! use testa::container::{Runtime, RuntimeOptions, CreateOptions};
+//! let rt = Runtime::new(RuntimeOptions::default())?;
+//! let c = rt.create("web", "/bundles/web".as_ref(), CreateOptions::default())?;
+//! c.start()?;
+//! let status = c.wait()?;
+//! c.delete(false)?;
+//! # Ok::<(), testa::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub use oci_spec;
+
+pub mod cgroups;
+pub mod container;
+pub mod error;
+pub mod namespace;
+pub mod process;
+pub mod rootfs;
+
+pub use error::{Error, Result};

@@ -1,0 +1,212 @@
+//! The parent/child sync channel: one `SOCK_SEQPACKET` socketpair, one typed
+//! message per datagram, phases checked by the receiver.
+//!
+//! ```text
+//!  runtime (parent)                               container init (child)
+//!  ────────────────                               ──────────────────────
+//!  socketpair(SEQPACKET|CLOEXEC)
+//!  clone3(CLONE_NEW* flags)  ───────────────────▶ [two-step: setns joined (user first),
+//!                                                   unshare(USER)]
+//!                            ◀─────────────────── NeedIdMaps            (new user ns only)
+//!  write /proc/<pid>/{uid,gid}_map
+//!  IdMapsWritten             ───────────────────▶ setresuid(0); [two-step: unshare(rest),
+//!                                                   timens offsets, fork(CLONE_PARENT)]
+//!                            ◀─────────────────── InitPid(pid)         (second fork only)
+//!  Proceed(pid)              ───────────────────▶ lo up, hostname, mounts, devices
+//!                            ◀─────────────────── RunRuntimeHooks       (if any)
+//!  prestart, createRuntime
+//!  HooksDone                 ───────────────────▶ createContainer hooks, pivot_root,
+//!                                                   sysctl, masks, rlimits, user, caps
+//!                            ◀─────────────────── Ready
+//!  write state.json (created)
+//!  Created                   ───────────────────▶ open(exec.fifo, O_WRONLY) blocks until
+//!                                                   `start`; startContainer hooks; execve
+//!                            ◀─────────────────── EOF (exec'd: CLOEXEC) or Failed{..}
+//! ```
+//!
+//! Any step of the child may instead send `Failed { step, errno, message }`
+//! and exit; EOF at any other point means the peer died. The receiver checks
+//! each message against what the current phase allows and rejects the rest.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+/// One message of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Msg {
+    /// child → parent: write the id maps of my new user namespace.
+    NeedIdMaps,
+    /// parent → child: the id maps are written.
+    IdMapsWritten,
+    /// child → parent: the container init is this pid (after a second fork).
+    InitPid(i32),
+    /// parent → child: go on with the setup; the init's pid as the runtime sees it.
+    Proceed(i32),
+    /// child → parent: run the prestart and createRuntime hooks now.
+    RunRuntimeHooks,
+    /// parent → child: the runtime hooks succeeded.
+    HooksDone,
+    /// child → parent: setup done, waiting to be started.
+    Ready,
+    /// parent → child: the state is recorded; the container is created.
+    Created,
+    /// child → parent: a step failed; the child exits.
+    Failed {
+        /// The step, e.g. `mount("proc", "/proc")`.
+        step: String,
+        /// The errno, 0 if none.
+        errno: i32,
+    },
+}
+
+impl Msg {
+    fn name(&self) -> &'static str {
+        match self {
+            Msg::NeedIdMaps => "NeedIdMaps",
+            Msg::IdMapsWritten => "IdMapsWritten",
+            Msg::InitPid(_) => "InitPid",
+            Msg::Proceed(_) => "Proceed",
+            Msg::RunRuntimeHooks => "RunRuntimeHooks",
+            Msg::HooksDone => "HooksDone",
+            Msg::Ready => "Ready",
+            Msg::Created => "Created",
+            Msg::Failed { .. } => "Failed",
+        }
+    }
+
+    /// The message a child sends for an error.
+    pub(crate) fn failed(err: &Error) -> Msg {
+        match err {
+            Error::Sys { step, errno } => Msg::Failed {
+                step: step.clone(),
+                errno: *errno as i32,
+            },
+            other => Msg::Failed {
+                step: other.to_string(),
+                errno: 0,
+            },
+        }
+    }
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    fd: OwnedFd,
+}
+
+const MAX_MSG: usize = 64 * 1024;
+
+impl Channel {
+    /// A connected pair: (parent end, child end).
+    pub(crate) fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .step(|| "socketpair(AF_UNIX, SOCK_SEQPACKET)".into())?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    /// Send one message.
+    pub(crate) fn send(&self, msg: &Msg) -> Result<()> {
+        let buf = serde_json::to_vec(msg).expect("messages always serialize");
+        send(self.fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL)
+            .step(|| format!("send sync message {}", msg.name()))?;
+        Ok(())
+    }
+
+    /// Receive one message; `None` at EOF (the peer exited or exec'd).
+    pub(crate) fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let n = loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                r => break r.step(|| "recv sync message".into())?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| Error::Other(format!("sync message: {e}")))
+    }
+
+    /// Receive the next message and check it is one `phase` allows.
+    ///
+    /// A `Failed` message becomes the child's error; EOF and messages out of
+    /// phase are errors naming the phase.
+    pub(crate) fn expect(&self, phase: &str, allowed: &[&str]) -> Result<Msg> {
+        match self.recv()? {
+            None => Err(Error::Other(format!(
+                "{phase}: container init exited unexpectedly"
+            ))),
+            Some(Msg::Failed { step, errno }) => Err(child_error(step, errno)),
+            Some(m) if allowed.contains(&m.name()) => Ok(m),
+            Some(m) => Err(Error::Other(format!(
+                "{phase}: unexpected sync message {} (expected {})",
+                m.name(),
+                allowed.join(" or ")
+            ))),
+        }
+    }
+
+    /// After `Created` without an exec FIFO: EOF means the program was
+    /// executed (the socket is close-on-exec); `Failed` is the exec's error.
+    pub(crate) fn wait_exec(&self) -> Result<()> {
+        match self.recv()? {
+            None => Ok(()),
+            Some(Msg::Failed { step, errno }) => Err(child_error(step, errno)),
+            Some(m) => Err(Error::Other(format!(
+                "exec: unexpected sync message {}",
+                m.name()
+            ))),
+        }
+    }
+
+    /// Receive and require exactly `want` (child side).
+    pub(crate) fn wait_for(&self, want: &Msg) -> Result<()> {
+        self.expect(want.name(), &[want.name()]).map(drop)
+    }
+}
+
+fn child_error(step: String, errno: i32) -> Error {
+    if errno == 0 {
+        Error::Other(step)
+    } else {
+        Error::sys(step, Errno::from_raw(errno))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_phases_are_checked() {
+        let (p, c) = Channel::pair().unwrap();
+        c.send(&Msg::InitPid(42)).unwrap();
+        assert_eq!(p.expect("spawn", &["InitPid"]).unwrap(), Msg::InitPid(42));
+        c.send(&Msg::Ready).unwrap();
+        let e = p.expect("hooks", &["RunRuntimeHooks"]).unwrap_err();
+        assert!(
+            e.to_string().contains("unexpected sync message Ready"),
+            "{e}"
+        );
+        c.send(&Msg::failed(&Error::sys("mount(\"proc\")", Errno::EPERM)))
+            .unwrap();
+        let e = p.expect("setup", &["Ready"]).unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::EPERM));
+        drop(c);
+        let e = p.expect("setup", &["Ready"]).unwrap_err();
+        assert!(e.to_string().contains("exited unexpectedly"), "{e}");
+    }
+}

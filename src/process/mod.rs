@@ -1,0 +1,20 @@
+//! The container process: how it is spawned (`clone3`, the sync channel, the
+//! init steps) and its attributes (user, capabilities, rlimits, fds, hooks).
+
+mod channel;
+mod clone;
+mod exec;
+mod fds;
+mod hooks;
+mod identity;
+pub(crate) mod init;
+mod pidfd;
+mod plan;
+mod rlimits;
+pub(crate) mod spawn;
+
+pub use fds::cloexec_from;
+pub use hooks::{run_hooks, Hook, Hooks};
+pub use pidfd::PidFd;
+pub use plan::{CapSets, ProcessPlan};
+pub use rlimits::Rlimit;

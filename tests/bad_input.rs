@@ -1,0 +1,187 @@
+//! Bad input is refused with a non-zero exit, one error line naming the
+//! problem, and nothing left behind (state dir, mounts, processes, cgroups).
+//!
+//! The `expect_names_field` assertions check testa's promise to name the JSON
+//! path of the bad field; runc words its errors differently, so those fail
+//! against runc by design (set TESTA_IT_LENIENT_WORDING=1 to only print them).
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::fs;
+
+/// The checks every rejection must pass.
+#[track_caller]
+fn rejected(c: &Ctx, o: &Out, id: &str) {
+    o.assert_fail("bad input");
+    expect_one_line_error(o);
+    assert!(!c.root.join(id).exists(), "state dir left for {id}");
+    c.assert_no_leaks();
+}
+
+#[test]
+fn missing_config_json() {
+    let c = Ctx::new("missing_config_json");
+    fs::remove_file(c.bundle.join("config.json")).unwrap();
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "config.json");
+}
+
+#[test]
+fn invalid_json() {
+    let c = Ctx::new("invalid_json");
+    fs::write(
+        c.bundle.join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": {",
+    )
+    .unwrap();
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "config.json");
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let mut c = Ctx::new("unknown_namespace_type");
+    c.config(|cfg| {
+        cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "bogus"}))
+    });
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    assert!(
+        o.stderr.contains("bogus"),
+        "error must name the bad value: {o:?}"
+    );
+    expect_names_field(&o, "linux.namespaces");
+}
+
+#[test]
+fn bind_mount_missing_source() {
+    let mut c = Ctx::new("bind_mount_missing_source");
+    let missing = c.dir.join("no-such-source");
+    let idx = c.config["mounts"].as_array().unwrap().len();
+    c.config(|cfg| {
+        cfg["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(bind_mount(&missing, "/mnt", &[]))
+    });
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    assert!(
+        o.stderr.contains("no-such-source"),
+        "error must name the path: {o:?}"
+    );
+    assert!(
+        !c.rootfs.join("mnt").exists()
+            || c.rootfs
+                .join("mnt")
+                .read_dir()
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true)
+    );
+    expect_names_field(&o, &format!("mounts[{idx}].source"));
+}
+
+#[test]
+fn empty_args() {
+    let mut c = Ctx::new("empty_args");
+    c.config(|cfg| cfg["process"]["args"] = json!([]));
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "process.args");
+}
+
+#[test]
+fn args_not_in_rootfs() {
+    let mut c = Ctx::new("args_not_in_rootfs");
+    c.config(|cfg| cfg["process"]["args"] = json!(["/usr/bin/not-in-rootfs"]));
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    assert!(
+        o.stderr.contains("/usr/bin/not-in-rootfs"),
+        "error must name the path: {o:?}"
+    );
+    expect_names_field(&o, "process.args");
+}
+
+#[test]
+fn duplicate_id() {
+    let mut c = Ctx::new("duplicate_id");
+    c.set_args(&["sleep", "100"]);
+    c.create().assert_ok("first create");
+    let pid = c.state()["pid"].as_i64().unwrap();
+    let o = c.create();
+    o.assert_fail("second create with the same id");
+    expect_one_line_error(&o);
+    assert!(
+        o.stderr.contains("already exists"),
+        "runc's wording is 'already exists': {o:?}"
+    );
+    // the first container is untouched
+    let st = c.state();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"].as_i64().unwrap(), pid);
+    c.rt(&["delete", "--force", &c.id])
+        .assert_ok("delete --force");
+    c.assert_no_leaks();
+    expect_names_field(&o, &c.id);
+}
+
+#[test]
+fn invalid_ids() {
+    let c = Ctx::new("invalid_ids");
+    let b = c.bundle_s();
+    for bad in ["a/b", "..", ".", "", "../escape"] {
+        let o = c.rt(&["create", "--bundle", &b, bad]);
+        o.assert_fail(&format!("create with id {bad:?}"));
+        expect_one_line_error(&o);
+        assert!(!c.dir.join("escape").exists(), "id escaped the state root");
+        c.assert_no_leaks();
+    }
+}
+
+#[test]
+fn start_not_created() {
+    let c = Ctx::new("start_not_created");
+    let o = c.rt(&["start", &c.id]);
+    rejected(&c, &o, &c.id);
+    assert!(o.stderr.contains("does not exist"), "{o:?}");
+}
+
+#[test]
+fn kill_stopped() {
+    let mut c = Ctx::new("kill_stopped");
+    c.set_args(&["true"]);
+    c.create().assert_ok("create");
+    c.start().assert_ok("start");
+    c.wait_status("stopped", std::time::Duration::from_secs(10));
+    let o = c.rt(&["kill", &c.id, "TERM"]);
+    o.assert_fail("kill of a stopped container");
+    expect_one_line_error(&o);
+    assert!(o.stderr.contains("container not running"), "{o:?}");
+    assert_eq!(c.status(), "stopped");
+    c.delete().assert_ok("delete");
+    c.assert_no_leaks();
+}
+
+#[test]
+fn kill_and_delete_unknown() {
+    let c = Ctx::new("kill_and_delete_unknown");
+    for args in [
+        vec!["kill", "nope-unknown"],
+        vec!["delete", "nope-unknown"],
+        vec!["state", "nope-unknown"],
+    ] {
+        let o = c.rt(&args);
+        rejected(&c, &o, "nope-unknown");
+        assert!(o.stderr.contains("does not exist"), "{args:?}: {o:?}");
+    }
+    // delete --force of an unknown id succeeds silently (runc behaviour containerd relies on)
+    let o = c.rt(&["delete", "--force", "nope-unknown"]);
+    o.assert_ok("delete --force of an unknown id");
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this). Needs root.
+# Installs what it needs from Debian, then: format, lints, unit and
+# integration tests (real namespaces, mounts and processes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo clippy (library alone, no cli feature)"
+cargo clippy --lib --no-default-features -- -D warnings
+echo "== unit and integration tests"
+cargo test --no-fail-fast -- --test-threads=2
+echo "== examples"
+cargo run --quiet --example namespaces
+cargo run --quiet --example busybox
+echo "== all green"
