@@ -9,6 +9,9 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(10);
 
 /// The checks every rejection must pass.
 #[track_caller]
@@ -184,4 +187,62 @@ fn kill_and_delete_unknown() {
     // delete --force of an unknown id succeeds silently (runc behaviour containerd relies on)
     let o = c.rt(&["delete", "--force", "nope-unknown"]);
     o.assert_ok("delete --force of an unknown id");
+}
+
+/// A runtime killed with SIGKILL in the middle of `create` (here: while its
+/// createRuntime hook runs) leaves no process behind (the init dies with
+/// it), and the next command on the state root clears its directory.
+#[test]
+fn runtime_killed_mid_create_leaves_nothing() {
+    use std::process::{Command, Stdio};
+    let mut c = Ctx::new("runtime_killed_mid_create");
+    let marker = c.scratch("hook").join("started");
+    let hook_pid = c.scratch("hook").join("pid");
+    let script = format!(
+        "sleep 30 & echo $! > {}; touch {}; wait",
+        hook_pid.display(),
+        marker.display()
+    );
+    c.set_args(&["sleep", "100"]);
+    c.config(|cfg| {
+        cfg["hooks"] =
+            json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    let mut child = Command::new(bin())
+        .args([
+            "--root",
+            &c.root_s(),
+            "create",
+            "--bundle",
+            &c.bundle_s(),
+            &c.id,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the runtime");
+    assert!(
+        wait_until(T, || marker.exists()),
+        "createRuntime hook never started"
+    );
+    child.kill().expect("SIGKILL the runtime");
+    child.wait().unwrap();
+    // The hook's `sleep` is the hook's business; the container init must go.
+    // Before pivot_root the init is a fork of the runtime: same command line.
+    let init_cmdline = format!("create --bundle {} {}", c.bundle_s(), c.id);
+    assert!(
+        wait_until(T, || procs_in(&c.rootfs, &init_cmdline).is_empty()),
+        "container init outlived the runtime: {:?}",
+        procs_in(&c.rootfs, &init_cmdline)
+    );
+    let o = c.rt(&["list", "-q"]);
+    o.assert_ok("list after the kill");
+    assert_eq!(o.stdout, "", "a half-created container is listed");
+    let o = c.rt(&["state", &c.id]);
+    o.assert_fail("state of the half-created container");
+    assert!(o.stderr.contains("does not exist"), "{o:?}");
+    if let Ok(pid) = fs::read_to_string(&hook_pid) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+    c.assert_no_leaks();
 }

@@ -402,3 +402,32 @@ fn log_json_format() {
         "no error line saying 'does not exist': {lines:?}"
     );
 }
+
+/// runc's default: the container joins a session keyring of its own,
+/// `_ses.<id>` (visible to host root in /proc/keys); `--no-new-keyring`
+/// keeps the caller's.
+#[test]
+fn session_keyring() {
+    if !std::path::Path::new("/proc/keys").exists() {
+        skip("kernel without /proc/keys (CONFIG_KEYS)");
+        return;
+    }
+    let mut c = Ctx::new("session_keyring");
+    c.set_args(&["sleep", "100"]);
+    let b = c.bundle_s();
+    let name = format!("_ses.{}", c.id);
+    c.create().assert_ok("create");
+    assert!(
+        fs::read_to_string("/proc/keys").unwrap().contains(&name),
+        "no {name} keyring"
+    );
+    c.rt(&["delete", "--force", &c.id]).assert_ok("delete");
+    let other = c.other_id("nokeys");
+    c.rt(&["create", "--no-new-keyring", "--bundle", &b, &other])
+        .assert_ok("create --no-new-keyring");
+    assert!(!fs::read_to_string("/proc/keys")
+        .unwrap()
+        .contains(&format!("_ses.{other}")));
+    c.rt(&["delete", "--force", &other]).assert_ok("delete");
+    c.assert_no_leaks();
+}

@@ -72,6 +72,7 @@ impl Runtime {
         }
         let mut plan = Plan::new(id, bundle, spec)?;
         plan.rootfs.set_no_pivot(opts.no_pivot);
+        plan.no_new_keyring = opts.no_new_keyring;
         let lock = make_dir(&dir, id)?;
         let result = spawn_into(&dir, &plan, opts, with_fifo, &lock);
         if result.is_err() {

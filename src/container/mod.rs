@@ -55,6 +55,9 @@ impl Default for RuntimeOptions {
 pub struct CreateOptions {
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (runc's `--no-pivot`).
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new `_ses.<id>` one
+    /// (runc's `--no-new-keyring`).
+    pub no_new_keyring: bool,
     /// Pass fds `3..3+preserve_fds` of the caller to the container.
     pub preserve_fds: u32,
     /// Socket-activation fds (`LISTEN_FDS`) passed before the preserved
@@ -127,14 +130,24 @@ impl Runtime {
         Container::load(dir)
     }
 
-    /// All containers with a recorded state, sorted by id.
+    /// All containers with a recorded state, sorted by id. Directories left
+    /// by a runtime killed mid-create (no state, lock free) are removed.
     pub fn list(&self) -> Result<Vec<Container>> {
         let entries =
             std::fs::read_dir(&self.root).step(|| format!("read_dir({:?})", self.root))?;
         let mut out: Vec<Container> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
-            .filter_map(|e| Container::load(e.path()).ok())
+            .filter_map(|e| {
+                let dir = e.path();
+                if !StateFile::path(&dir).exists() {
+                    if let Ok(Some(_lock)) = Lock::try_acquire(&dir) {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                    return None;
+                }
+                Container::load(dir).ok()
+            })
             .collect();
         out.sort_by(|a, b| a.id().cmp(b.id()));
         Ok(out)

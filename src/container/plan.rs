@@ -23,6 +23,8 @@ pub(crate) struct Plan {
     pub hooks: Hooks,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
+    /// Keep the runtime's session keyring instead of joining a new one.
+    pub no_new_keyring: bool,
 }
 
 /// Read and parse `bundle/config.json`; errors name the JSON path of the bad field.
@@ -85,6 +87,7 @@ impl Plan {
             hooks,
             hostname,
             domainname,
+            no_new_keyring: false,
         })
     }
 }

@@ -49,28 +49,40 @@ impl Container {
             .custom_flags((OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
             .open(&path)
             .step(|| format!("open({path:?})"))?;
-        // The init opens its end as soon as ours exists; wait for its byte,
-        // or for its death.
-        let mut fds = [
-            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
-            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
-        ];
+        // Opening our end released the init: it runs the startContainer
+        // hooks, writes one byte, and its close-on-exec end closes when it
+        // executes the program. Wait for both (or for its death).
+        let mut got = Vec::new();
         loop {
+            let mut fds = [
+                PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+                PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            ];
             match poll(&mut fds, PollTimeout::NONE) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                r => {
-                    r.step(|| "poll(exec fifo)".into())?;
-                    break;
+                r => r.step(|| "poll(exec fifo)".into())?,
+            };
+            let fifo_ready = fds[0].any().unwrap_or(false);
+            let init_gone = fds[1].any().unwrap_or(false);
+            let mut buf = [0u8; 16];
+            match fifo.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock && init_gone && !fifo_ready =>
+                {
+                    break
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io("read exec fifo", e)),
             }
         }
-        let mut byte = [0u8; 1];
-        let n = fifo.read(&mut byte).unwrap_or(0);
         let _ = std::fs::remove_file(&path);
-        if n != 1 {
-            return Err(Error::State(
-                "cannot start a container that has stopped".into(),
-            ));
+        if got != b"0" {
+            return Err(Error::State(format!(
+                "container {}: the init exited before executing the program (see its stderr)",
+                self.id()
+            )));
         }
         Ok(self.poststart())
     }

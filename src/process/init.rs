@@ -123,6 +123,9 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     };
     let state = |status| oci_state_json(plan, status, pid);
 
+    if !plan.no_new_keyring {
+        join_session_keyring(&format!("_ses.{}", plan.id))?;
+    }
     if plan.ns.new.contains(Kind::Net) {
         namespace::loopback_up()?;
     }
@@ -179,28 +182,30 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
-    if let Some(fifo) = ctx.exec_fifo {
-        wait_for_start(fifo)?;
-    }
+    // `start` opens the FIFO: that is the start signal. The byte we write
+    // after the startContainer hooks tells it they passed, and the end of
+    // the file (our close-on-exec fd closing) tells it the exec happened.
+    let mut fifo = ctx.exec_fifo.map(wait_for_start).transpose()?;
     hooks::run_hooks(
         "startContainer",
         &plan.hooks.start_container,
         &state(Status::Created),
     )?;
+    if let Some(f) = &mut fifo {
+        use std::io::Write;
+        f.write_all(b"0").step(|| "write exec fifo".into())?;
+    }
     reset_signals()?;
     Err(exec::exec(&program, p))
 }
 
-/// Block on the exec FIFO until `start` opens it for reading, then tell it
-/// we are going (runc's protocol: one byte "0").
-fn wait_for_start(fifo: RawFd) -> Result<()> {
-    use std::io::Write;
+/// Block on the exec FIFO until `start` opens it for reading.
+fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
     let path = format!("/proc/self/fd/{fifo}");
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .step(|| format!("open exec fifo ({path})"))?;
-    f.write_all(b"0").step(|| "write exec fifo".into())
+        .step(|| format!("open exec fifo ({path})"))
 }
 
 /// The container program starts with default signal dispositions (the
@@ -216,6 +221,29 @@ fn reset_signals() -> Result<()> {
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "sigprocmask(SIG_SETMASK, {})".into())
+}
+
+/// A session keyring of the container's own, so it does not share the
+/// caller's keys (runc's default; `--no-new-keyring` skips it).
+fn join_session_keyring(name: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    let cname = std::ffi::CString::new(name).expect("ids hold no NUL");
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a NUL-terminated string.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            cname.as_ptr(),
+        )
+    };
+    match nix::errno::Errno::result(rc) {
+        // Kernels without keyrings: nothing to isolate.
+        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(Error::sys(
+            format!("keyctl(JOIN_SESSION_KEYRING, {name:?})"),
+            e,
+        )),
+    }
 }
 
 fn set_domainname(name: &str) -> Result<()> {

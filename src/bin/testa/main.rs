@@ -59,6 +59,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
     }
     let mut o = CreateOptions::default();
     o.no_pivot = a.no_pivot;
+    o.no_new_keyring = a.no_new_keyring;
     o.preserve_fds = a.preserve_fds;
     o.listen_fds = listen_fds();
     o.pid_file = a.pid_file.clone();
