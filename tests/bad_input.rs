@@ -199,7 +199,7 @@ fn runtime_killed_mid_create_leaves_nothing() {
     let marker = c.scratch("hook").join("started");
     let hook_pid = c.scratch("hook").join("pid");
     let script = format!(
-        "sleep 30 & echo $! > {}; touch {}; wait",
+        "echo $$ > {}; touch {}; exec sleep 30",
         hook_pid.display(),
         marker.display()
     );
@@ -241,8 +241,11 @@ fn runtime_killed_mid_create_leaves_nothing() {
     let o = c.rt(&["state", &c.id]);
     o.assert_fail("state of the half-created container");
     assert!(o.stderr.contains("does not exist"), "{o:?}");
+    // The orphaned hook is not the runtime's to kill; the test cleans it up.
     if let Ok(pid) = fs::read_to_string(&hook_pid) {
         let _ = Command::new("kill").arg(pid.trim()).status();
+        let proc_dir = format!("/proc/{}", pid.trim());
+        wait_until(T, || !std::path::Path::new(&proc_dir).exists());
     }
     c.assert_no_leaks();
 }

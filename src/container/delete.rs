@@ -7,10 +7,10 @@ use nix::sys::signal::Signal;
 
 use super::lock::Lock;
 use super::start::Warnings;
-use super::state::{hook_state, Status};
+use super::state::Status;
 use super::Container;
 use crate::error::{Context, Error, Result};
-use crate::process::{run_hooks, Hooks, PidFd};
+use crate::process::PidFd;
 
 impl Container {
     /// Delete the container. A running or paused one is refused unless
@@ -31,7 +31,7 @@ impl Container {
         }
         std::fs::remove_dir_all(&self.dir).step(|| format!("remove_dir_all({:?})", self.dir))?;
         drop(lock);
-        Ok(self.poststop())
+        Ok(self.hooks_as_warnings("poststop", |h| h.poststop, Status::Stopped, 0))
     }
 
     fn kill_and_wait(&self) -> Result<()> {
@@ -41,7 +41,6 @@ impl Container {
         if !self.state.alive() {
             return Ok(());
         }
-        self.kill_all_unlocked();
         let _ = pidfd.signal(Signal::SIGKILL);
         // A SIGKILLed process exits promptly; its parent reaps it.
         if !pidfd.wait_exit(Some(Duration::from_secs(10)))? {
@@ -55,29 +54,5 @@ impl Container {
             let _ = nix::sys::wait::waitpid(s.pid, None);
         }
         Ok(())
-    }
-
-    fn kill_all_unlocked(&self) {
-        // Every process of the pid namespace dies with its init; processes
-        // of a shared pid namespace need the cgroup (see the cgroups module).
-    }
-
-    fn poststop(&self) -> Warnings {
-        let spec = &self.state.spec;
-        let hooks = match Hooks::from_spec(spec) {
-            Ok(h) if !h.poststop.is_empty() => h,
-            _ => return Vec::new(),
-        };
-        let state = hook_state(
-            self.id(),
-            Status::Stopped,
-            0,
-            &self.state.bundle,
-            spec.annotations().as_ref(),
-        );
-        run_hooks("poststop", &hooks.poststop, &state)
-            .err()
-            .into_iter()
-            .collect()
     }
 }

@@ -14,7 +14,7 @@ use super::lock::Lock;
 use super::state::{hook_state, Status};
 use super::{Container, Runtime, EXEC_FIFO};
 use crate::error::{Context, Error, Result};
-use crate::process::{run_hooks, PidFd};
+use crate::process::{run_hooks, Hook, Hooks, PidFd};
 
 /// Errors the OCI spec says are warnings only (failed poststart and poststop hooks).
 pub type Warnings = Vec<Error>;
@@ -87,25 +87,33 @@ impl Container {
         Ok(self.poststart())
     }
 
-    fn poststart(&self) -> Warnings {
+    /// Run the hooks `pick` selects (a point after create, whose failures
+    /// the spec makes warnings) with the container state on stdin.
+    pub(crate) fn hooks_as_warnings(
+        &self,
+        point: &str,
+        pick: fn(Hooks) -> Vec<Hook>,
+        status: Status,
+        pid: i32,
+    ) -> Warnings {
         let spec = &self.state.spec;
-        let Ok(hooks) = crate::process::Hooks::from_spec(spec) else {
-            return Vec::new();
+        let hooks = match Hooks::from_spec(spec).map(pick) {
+            Ok(h) if !h.is_empty() => h,
+            _ => return Vec::new(),
         };
-        if hooks.poststart.is_empty() {
-            return Vec::new();
-        }
         let state = hook_state(
             self.id(),
-            Status::Running,
-            self.state.pid,
+            status,
+            pid,
             &self.state.bundle,
             spec.annotations().as_ref(),
         );
-        run_hooks("poststart", &hooks.poststart, &state)
-            .err()
-            .into_iter()
-            .collect()
+        run_hooks(point, &hooks, &state).err().into_iter().collect()
+    }
+
+    fn poststart(&self) -> Warnings {
+        let pid = self.state.pid;
+        self.hooks_as_warnings("poststart", |h| h.poststart, Status::Running, pid)
     }
 
     /// For `run`: learn from the sync channel whether the exec succeeded

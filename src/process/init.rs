@@ -116,6 +116,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     for fd in ctx.close_fds {
         let _ = nix::unistd::close(*fd);
     }
+    // Until exec, /proc/<pid>/exe of the init is the runtime's binary; a
+    // non-dumpable process keeps container processes from opening it
+    // (CVE-2019-5736). execve resets the flag for the container's program.
+    nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     die_with_parent(ctx.runtime_pid)?;
     enter_namespaces(ctx, chan)?;
     let Msg::Proceed(pid) = chan.expect("setup", &["Proceed"])? else {
@@ -172,6 +176,17 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
         identity::apply_caps(caps)?;
     }
     nix::unistd::chdir(&p.cwd).step(|| format!("process.cwd: chdir({:?})", p.cwd))?;
+    // A cwd reached through a leaked host fd would lie outside the new root;
+    // the kernel then reports it as unreachable (CVE-2024-21626).
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => {}
+        _ => {
+            return Err(Error::config(
+                "process.cwd",
+                format!("{:?} is outside the container's root", p.cwd),
+            ))
+        }
+    }
     let program = exec::find_program(p)?;
     if p.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
