@@ -431,3 +431,113 @@ fn session_keyring() {
     c.rt(&["delete", "--force", &other]).assert_ok("delete");
     c.assert_no_leaks();
 }
+
+/// Processes of the container other than its init, seen from the host:
+/// those in the init's pid namespace.
+fn other_procs_in_pid_ns(init: i64) -> Vec<i64> {
+    let ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|p| *p != init)
+        .filter(|p| fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() == Some(&ns))
+        .filter(|p| {
+            // zombies are dead already
+            fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// `kill` signals the init only; `kill --all` every process of the container.
+#[test]
+fn kill_all_reaches_every_process() {
+    let mut c = Ctx::new("kill_all");
+    // pid 1 ignores TERM (no handler); its two children do not.
+    c.set_sh("sleep 100 & sleep 100 & wait");
+    c.create().assert_ok("create");
+    c.start().assert_ok("start");
+    let init = c.state()["pid"].as_i64().unwrap();
+    assert!(
+        wait_until(T, || other_procs_in_pid_ns(init).len() == 2),
+        "children not started"
+    );
+    c.rt(&["kill", &c.id, "TERM"]).assert_ok("kill TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        other_procs_in_pid_ns(init).len(),
+        2,
+        "kill without --all reached the children"
+    );
+    c.rt(&["kill", "--all", &c.id, "TERM"])
+        .assert_ok("kill --all TERM");
+    assert!(
+        wait_until(T, || other_procs_in_pid_ns(init).is_empty()),
+        "kill --all left {:?}",
+        other_procs_in_pid_ns(init)
+    );
+    c.rt(&["delete", "--force", &c.id])
+        .assert_ok("delete --force");
+    c.assert_no_leaks();
+}
+
+/// The systemd cgroup driver does not exist yet: refused, nothing created.
+#[test]
+fn systemd_cgroup_is_refused() {
+    let mut c = Ctx::new("systemd_cgroup");
+    c.set_sh("true");
+    let b = c.bundle_s();
+    let o = c.rt(&["--systemd-cgroup", "run", "--bundle", &b, &c.id]);
+    o.assert_fail("--systemd-cgroup run");
+    assert!(o.stderr.contains("systemd"), "{o:?}");
+    c.assert_no_leaks();
+}
+
+/// A foreground `run` forwards the signals it gets to the container process
+/// and exits with the container's status.
+#[test]
+fn run_forwards_signals() {
+    use std::process::{Command, Stdio};
+    let mut c = Ctx::new("run_forwards_signals");
+    let ready = c.scratch("out");
+    c.config(|cfg| {
+        cfg["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(bind_mount(&ready, "/out", &["rw"]));
+    });
+    c.set_sh("trap 'exit 7' TERM; touch /out/ready; while :; do sleep 0.1; done");
+    let mut child = Command::new(bin())
+        .args([
+            "--root",
+            &c.root_s(),
+            "run",
+            "--bundle",
+            &c.bundle_s(),
+            &c.id,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(T, || ready.join("ready").exists()),
+        "container never started"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(7), "{status:?}");
+    c.assert_no_leaks();
+}

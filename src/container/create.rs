@@ -67,6 +67,7 @@ impl Runtime {
         with_fifo: bool,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
+        refuse_threaded_caller()?;
         if opts.listen_fds > 0 {
             add_listen_env(&mut spec, opts.listen_fds);
         }
@@ -80,6 +81,23 @@ impl Runtime {
         }
         result
     }
+}
+
+/// The init is cloned from the calling process and runs Rust code until it
+/// execs. In a multi-threaded caller another thread may hold a lock (malloc,
+/// the environment) at the clone, and the child would deadlock on it; so
+/// only single-threaded callers (the CLI, most tools) take this path.
+fn refuse_threaded_caller() -> Result<()> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1);
+    if threads > 1 {
+        return Err(Error::Other(format!(
+            "create: the calling process has {threads} threads; containers can only be \
+             created from a single-threaded process (run the testa binary from threaded programs)"
+        )));
+    }
+    Ok(())
 }
 
 fn canonical_bundle(bundle: &Path) -> Result<PathBuf> {
