@@ -72,15 +72,62 @@ impl Runtime {
             add_listen_env(&mut spec, opts.listen_fds);
         }
         let mut plan = Plan::new(id, bundle, spec)?;
+        let keeps = opts.keep_console && !with_fifo;
+        if plan.process.terminal && opts.console_socket.is_none() && !keeps {
+            return Err(Error::config(
+                "process.terminal",
+                "cannot allocate tty if runc will detach without setting console socket",
+            ));
+        }
         plan.rootfs.set_no_pivot(opts.no_pivot);
         plan.no_new_keyring = opts.no_new_keyring;
         let lock = make_dir(&dir, id)?;
-        let result = spawn_into(&dir, &plan, opts, with_fifo, &lock);
+        // A cgroup that was there before us is not ours to remove on failure.
+        let cgroup_existed = plan.cgroup.paths().iter().any(|(_, p)| p.exists());
+        if !cgroup_existed {
+            record_cgroup(&dir, plan.cgroup.as_ref())?;
+        }
+        let result = prepare_cgroup(&mut plan)
+            .and_then(|()| spawn_into(&dir, &plan, opts, with_fifo, &lock));
         if result.is_err() {
+            if !cgroup_existed {
+                let _ = plan.cgroup.destroy();
+            }
             let _ = std::fs::remove_dir_all(&dir);
         }
         result
     }
+}
+
+fn record_cgroup(dir: &Path, cgroup: &dyn crate::cgroups::Manager) -> Result<()> {
+    let paths: Vec<PathBuf> = cgroup.paths().into_iter().map(|(_, p)| p).collect();
+    let path = dir.join(super::CGROUP_RECORD);
+    std::fs::write(&path, serde_json::to_vec(&paths).expect("paths serialize"))
+        .step(|| format!("write({path:?})"))
+}
+
+/// Make the container's cgroup; one that already holds processes, or is
+/// frozen, is refused (runc's reasons: limits, pause and kill would hit the
+/// other processes too) unless the spec asks to share it.
+fn prepare_cgroup(plan: &mut Plan) -> Result<()> {
+    plan.cgroup.create()?;
+    let path = plan.cgroup_path.display();
+    if plan.cgroup.is_frozen()? {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("cgroup {path} is frozen"),
+        ));
+    }
+    if !plan.shares_cgroup() && plan.cgroup.has_processes()? {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!(
+                "cgroup {path} already holds processes (annotation {}=true shares it)",
+                super::plan::SHARE_CGROUP_ANNOTATION
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The init is cloned from the calling process and runs Rust code until it
@@ -127,6 +174,7 @@ fn make_dir(dir: &Path, id: &str) -> Result<Lock> {
             match Lock::try_acquire(dir)? {
                 Some(lock) if !StateFile::path(dir).exists() => {
                     // Stale: clear its leftovers but keep the (locked) dir.
+                    super::clear_stale(dir);
                     let _ = std::fs::remove_file(dir.join(EXEC_FIFO));
                     Ok(lock)
                 }
@@ -175,6 +223,7 @@ fn spawn_into(
         exec_fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
         preserve_fds: opts.preserve_fds + opts.listen_fds,
         close_in_child: vec![lock.raw_fd()],
+        console_socket: opts.console_socket.clone(),
     };
     let mut recorded = None;
     let spawned = spawn(plan, &spawn_opts, |pid| {
@@ -192,6 +241,7 @@ fn spawn_into(
             owner: String::new(),
             annotations: plan.spec.annotations().clone().unwrap_or_default(),
             spec: plan.spec.clone(),
+            cgroup_path: plan.cgroup_path.clone(),
             exit_status: None,
         };
         if let Some(pid_file) = &opts.pid_file {
@@ -209,7 +259,7 @@ fn spawn_into(
 }
 
 /// Write the pid file atomically, as runc does (containerd reads it at once).
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
         path.file_name()

@@ -29,9 +29,30 @@ impl Container {
                 )))
             }
         }
+        self.remove_cgroup()?;
         std::fs::remove_dir_all(&self.dir).step(|| format!("remove_dir_all({:?})", self.dir))?;
         drop(lock);
         Ok(self.hooks_as_warnings("poststop", |h| h.poststop, Status::Stopped, 0))
+    }
+
+    /// Kill what is left in the cgroup (processes the init's death did not
+    /// take along) and remove it; a shared cgroup still in use is left.
+    fn remove_cgroup(&self) -> Result<()> {
+        let cgroup = self.cgroup()?;
+        let shared = self
+            .state
+            .spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(super::plan::SHARE_CGROUP_ANNOTATION))
+            .is_some_and(|v| v == "true");
+        if cgroup.has_processes().unwrap_or(false) {
+            if shared {
+                return Ok(());
+            }
+            cgroup.kill_all(Signal::SIGKILL)?;
+        }
+        cgroup.destroy()
     }
 
     fn kill_and_wait(&self) -> Result<()> {

@@ -10,7 +10,7 @@ use crate::process::PidFd;
 
 impl Container {
     /// Send `sig` to the container process; with `all`, to every process in
-    /// the container's pid namespace first.
+    /// the container's cgroup.
     ///
     /// A stopped container is an error with runc's text, "container not running".
     pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
@@ -24,39 +24,13 @@ impl Container {
             return Err(not_running());
         }
         if all {
-            self.signal_namespace_members(sig);
+            // Through the cgroup: every process, wherever it was forked.
+            return self.cgroup()?.kill_all(sig);
         }
         pidfd.signal(sig).map_err(|e| match e.errno() {
             Some(nix::errno::Errno::ESRCH) => not_running(),
             _ => e,
         })
-    }
-
-    /// Signal every other process that shares the init's pid namespace
-    /// (only when the container has a pid namespace of its own).
-    fn signal_namespace_members(&self, sig: Signal) {
-        let init = self.state.pid;
-        let ns_of = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-        let Some(ns) = ns_of(&init.to_string()) else {
-            return;
-        };
-        if ns_of("self").as_ref() == Some(&ns) {
-            return;
-        }
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                continue;
-            };
-            if pid != init && ns_of(&pid.to_string()).as_ref() == Some(&ns) {
-                if let Ok(fd) = PidFd::open(pid) {
-                    let _ = fd.signal(sig);
-                }
-            }
-        }
     }
 }
 

@@ -11,15 +11,20 @@
 //! # Ok::<(), testa::Error>(())
 //! ```
 
+mod cgroup;
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod lock;
+mod pause;
 pub(crate) mod plan;
 mod start;
+pub use exec::{ExecOptions, ExecProcess};
 pub use kill::parse_signal;
 pub use start::Warnings;
 pub(crate) mod state;
+mod update;
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +70,11 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// Write the container's pid to this file.
     pub pid_file: Option<PathBuf>,
+    /// Send a terminal's pty master to this unix socket (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// With [`Runtime::run`]: keep a terminal's pty master for the caller
+    /// ([`Container::take_console`]) when there is no console socket.
+    pub keep_console: bool,
 }
 
 /// The container runtime: a state root holding containers.
@@ -80,6 +90,23 @@ pub struct Container {
     state: StateFile,
     /// Present when this runtime object spawned the init (it can wait for it).
     spawned: Option<Spawned>,
+}
+
+/// The cgroup directories a create made, recorded before it made them so a
+/// runtime killed mid-create leaves nothing the next command cannot remove.
+pub(crate) const CGROUP_RECORD: &str = "cgroup.json";
+
+/// Remove what a runtime killed mid-create left: its cgroup directories.
+pub(crate) fn clear_stale(dir: &Path) {
+    let record = dir.join(CGROUP_RECORD);
+    let paths: Vec<PathBuf> = std::fs::read(&record)
+        .ok()
+        .and_then(|t| serde_json::from_slice(&t).ok())
+        .unwrap_or_default();
+    for p in paths.iter().rev() {
+        let _ = crate::cgroups::fs::remove_dir(p);
+    }
+    let _ = std::fs::remove_file(record);
 }
 
 /// Check a container id as runc does: letters, digits, `_+-.`, not `.`/`..`.
@@ -142,6 +169,7 @@ impl Runtime {
                 let dir = e.path();
                 if !StateFile::path(&dir).exists() {
                     if let Ok(Some(_lock)) = Lock::try_acquire(&dir) {
+                        clear_stale(&dir);
                         let _ = std::fs::remove_dir_all(&dir);
                     }
                     return None;
@@ -179,7 +207,17 @@ impl Container {
 
     /// The current status, derived from the live process.
     pub fn status(&self) -> Status {
-        self.state.status(&self.dir)
+        match self.state.status(&self.dir) {
+            s @ (Status::Running | Status::Created) => {
+                let frozen = self.cgroup().and_then(|c| c.is_frozen());
+                if frozen.unwrap_or(false) {
+                    Status::Paused
+                } else {
+                    s
+                }
+            }
+            s => s,
+        }
     }
 
     /// The OCI state (what `testa state` prints).
@@ -198,6 +236,12 @@ impl Container {
             .unwrap_or_else(|| format!("#{uid}"))
     }
 
+    /// The pty master of a terminal container that was not sent to a
+    /// console socket (a foreground `run` relays it).
+    pub fn take_console(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.spawned.as_mut().and_then(|s| s.console.take())
+    }
+
     /// The spec the container was created from.
     pub fn spec(&self) -> &oci_spec::runtime::Spec {
         &self.state.spec
@@ -211,16 +255,11 @@ impl Container {
     /// Reap the container process if it has exited, without blocking;
     /// records and returns its status (exit code, or 128 + signal).
     pub fn try_wait(&self) -> Result<Option<i32>> {
-        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let pid = nix::unistd::Pid::from_raw(self.state.pid);
-        let code = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, c)) => c,
-            Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
-            Ok(_) => return Ok(None),
-            Err(e) => return Err(Error::sys(format!("waitpid({pid})"), e)),
-        };
-        self.record_exit(code)?;
-        Ok(Some(code))
+        let code = crate::process::reap(self.state.pid, false)?;
+        if let Some(code) = code {
+            self.record_exit(code)?;
+        }
+        Ok(code)
     }
 
     fn record_exit(&self, code: i32) -> Result<()> {
@@ -245,22 +284,13 @@ impl Container {
     /// Only the runtime object that created the container is its parent
     /// and can reap it; others get an error.
     pub fn wait(&self) -> Result<i32> {
-        use nix::sys::wait::{waitpid, WaitStatus};
         if self.spawned.is_none() {
             return Err(Error::Other(format!(
                 "container {}: wait: not a child of this runtime",
                 self.id()
             )));
         }
-        let pid = nix::unistd::Pid::from_raw(self.state.pid);
-        let code = loop {
-            match waitpid(pid, None) {
-                Ok(WaitStatus::Exited(_, c)) => break c,
-                Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(Error::sys(format!("waitpid({pid})"), e)),
-            }
-        };
+        let code = crate::process::reap(self.state.pid, true)?.expect("blocking wait");
         self.record_exit(code)?;
         Ok(code)
     }

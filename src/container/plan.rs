@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
+use crate::cgroups::{self, Manager};
 use crate::error::{Error, Result};
 use crate::namespace::{Kind, NamespacePlan};
 use crate::process::{Hooks, ProcessPlan};
@@ -25,6 +26,45 @@ pub(crate) struct Plan {
     pub domainname: Option<String>,
     /// Keep the runtime's session keyring instead of joining a new one.
     pub no_new_keyring: bool,
+    /// The container's cgroup path (runc's placement rules; see `cgroups`).
+    pub cgroup_path: PathBuf,
+    /// Its cgroup, not yet created.
+    pub cgroup: Box<dyn Manager>,
+    /// `linux.resources`, plus an allow rule for each `linux.devices` entry.
+    pub resources: LinuxResources,
+}
+
+/// Annotation that lets a container join a cgroup that already holds
+/// processes (shared cgroups are refused otherwise).
+pub const SHARE_CGROUP_ANNOTATION: &str = "org.testa.cgroup.share";
+
+/// The spec's resources, with the spec's devices allowed (as runc does):
+/// a device the container is given must also pass the device controller.
+fn resources_of(spec: &Spec) -> Result<LinuxResources> {
+    let linux = spec.linux().as_ref();
+    let mut r = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut rules = r.devices().clone().unwrap_or_default();
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let rule: LinuxDeviceCgroup = serde_json::from_value(serde_json::json!({
+            "allow": true,
+            "type": d.typ().as_str(),
+            "major": d.major(),
+            "minor": d.minor(),
+            "access": "rwm",
+        }))
+        .map_err(|e| Error::config("linux.devices", e.to_string()))?;
+        rules.push(rule);
+    }
+    if !rules.is_empty() {
+        r.set_devices(Some(rules));
+    }
+    Ok(r)
 }
 
 /// Read and parse `bundle/config.json`; errors name the JSON path of the bad field.
@@ -62,13 +102,16 @@ impl Plan {
         let mut rootfs = RootfsPlan::from_spec(&spec, bundle)?;
         rootfs.set_in_user_ns(ns.has(Kind::User));
         let process = ProcessPlan::from_spec(&spec)?;
-        if process.terminal {
-            return Err(Error::config(
-                "process.terminal",
-                "terminals are not supported yet",
-            ));
-        }
         let hooks = Hooks::from_spec(&spec)?;
+        let cgroup_path = cgroups::container_path(
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_deref()),
+            id,
+        )?;
+        let resources = resources_of(&spec)?;
+        let cgroup = cgroups::open(&cgroup_path)?;
+        cgroup.validate(&resources)?;
         let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
         let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
         if (hostname.is_some() || domainname.is_some()) && !ns.has(Kind::Uts) {
@@ -88,7 +131,19 @@ impl Plan {
             hostname,
             domainname,
             no_new_keyring: false,
+            cgroup_path,
+            cgroup,
+            resources,
         })
+    }
+
+    /// Whether the spec allows joining a cgroup that holds processes.
+    pub(crate) fn shares_cgroup(&self) -> bool {
+        self.spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(SHARE_CGROUP_ANNOTATION))
+            .is_some_and(|v| v == "true")
     }
 }
 

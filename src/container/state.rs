@@ -57,6 +57,8 @@ pub(crate) struct StateFile {
     pub annotations: HashMap<String, String>,
     /// The spec, for the hooks that run after create (poststart, poststop).
     pub spec: oci_spec::runtime::Spec,
+    /// The container's cgroup path (as `cgroups::open` takes it).
+    pub cgroup_path: PathBuf,
     /// Exit status, once a waiting runtime reaped the process.
     #[serde(default)]
     pub exit_status: Option<i32>,
@@ -256,6 +258,7 @@ mod tests {
             owner: String::new(),
             annotations: HashMap::new(),
             spec: Default::default(),
+            cgroup_path: "x".into(),
             exit_status: None,
         };
         assert!(s.alive());

@@ -5,7 +5,10 @@
 //!  runtime (parent)                               container init (child)
 //!  ────────────────                               ──────────────────────
 //!  socketpair(SEQPACKET|CLOEXEC)
-//!  clone3(CLONE_NEW* flags)  ───────────────────▶ [two-step: setns joined (user first),
+//!  clone3(CLONE_NEW* flags,
+//!         CLONE_INTO_CGROUP)  ──────────────────▶ (waits)
+//!  [v1: write pid to cgroup.procs]
+//!  Begin                     ───────────────────▶ [two-step: setns joined (user first),
 //!                                                   unshare(USER)]
 //!                            ◀─────────────────── NeedIdMaps            (new user ns only)
 //!  write /proc/<pid>/{uid,gid}_map
@@ -17,7 +20,10 @@
 //!  prestart, createRuntime
 //!  HooksDone                 ───────────────────▶ createContainer hooks, pivot_root,
 //!                                                   sysctl, masks, rlimits, user, caps
+//!                            ◀─────────────────── Console + pty master fd (terminal only)
+//!  master → --console-socket
 //!                            ◀─────────────────── Ready
+//!  apply linux.resources to the cgroup
 //!  write state.json (created)
 //!  Created                   ───────────────────▶ open(exec.fifo, O_WRONLY) blocks until
 //!                                                   `start`; startContainer hooks; execve
@@ -28,10 +34,14 @@
 //! and exit; EOF at any other point means the peer died. The receiver checks
 //! each message against what the current phase allows and rejects the rest.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
@@ -39,6 +49,8 @@ use crate::error::{Context, Error, Result};
 /// One message of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Msg {
+    /// parent → child: you are in the container's cgroup; begin.
+    Begin,
     /// child → parent: write the id maps of my new user namespace.
     NeedIdMaps,
     /// parent → child: the id maps are written.
@@ -51,6 +63,8 @@ pub(crate) enum Msg {
     RunRuntimeHooks,
     /// parent → child: the runtime hooks succeeded.
     HooksDone,
+    /// child → parent: the pty master (the fd travels as SCM_RIGHTS).
+    Console,
     /// child → parent: setup done, waiting to be started.
     Ready,
     /// parent → child: the state is recorded; the container is created.
@@ -67,12 +81,14 @@ pub(crate) enum Msg {
 impl Msg {
     fn name(&self) -> &'static str {
         match self {
+            Msg::Begin => "Begin",
             Msg::NeedIdMaps => "NeedIdMaps",
             Msg::IdMapsWritten => "IdMapsWritten",
             Msg::InitPid(_) => "InitPid",
             Msg::Proceed(_) => "Proceed",
             Msg::RunRuntimeHooks => "RunRuntimeHooks",
             Msg::HooksDone => "HooksDone",
+            Msg::Console => "Console",
             Msg::Ready => "Ready",
             Msg::Created => "Created",
             Msg::Failed { .. } => "Failed",
@@ -123,21 +139,74 @@ impl Channel {
         Ok(())
     }
 
-    /// Receive one message; `None` at EOF (the peer exited or exec'd).
-    pub(crate) fn recv(&self) -> Result<Option<Msg>> {
+    /// Send one message with an fd attached (SCM_RIGHTS).
+    pub(crate) fn send_fd(&self, msg: &Msg, fd: BorrowedFd) -> Result<()> {
+        let buf = serde_json::to_vec(msg).expect("messages always serialize");
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[IoSlice::new(&buf)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .step(|| format!("send sync message {} with fd", msg.name()))?;
+        Ok(())
+    }
+
+    /// Receive one message and the fd it carries, if any; `None` at EOF
+    /// (the peer exited or exec'd).
+    pub(crate) fn recv_with_fd(&self) -> Result<(Option<Msg>, Option<OwnedFd>)> {
         let mut buf = vec![0u8; MAX_MSG];
-        let n = loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(Errno::EINTR) => continue,
-                r => break r.step(|| "recv sync message".into())?,
+                r => {
+                    let m = r.step(|| "recv sync message".into())?;
+                    let fd = m.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
+                        ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                        _ => None,
+                    });
+                    break (m.bytes, fd);
+                }
             }
         };
+        // SAFETY: the kernel installed this fd in our table for us.
+        let fd = fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         if n == 0 {
-            return Ok(None);
+            return Ok((None, fd));
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(|e| Error::Other(format!("sync message: {e}")))
+        let msg = serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::Other(format!("sync message: {e}")))?;
+        Ok((Some(msg), fd))
+    }
+
+    /// Receive one message; `None` at EOF (the peer exited or exec'd).
+    pub(crate) fn recv(&self) -> Result<Option<Msg>> {
+        Ok(self.recv_with_fd()?.0)
+    }
+
+    /// Receive a message that must carry an fd.
+    pub(crate) fn expect_fd(&self, phase: &str, want: &Msg) -> Result<OwnedFd> {
+        match self.recv_with_fd()? {
+            (Some(m), Some(fd)) if &m == want => Ok(fd),
+            (Some(Msg::Failed { step, errno }), _) => Err(child_error(step, errno)),
+            (None, _) => Err(Error::Other(format!(
+                "{phase}: container init exited unexpectedly"
+            ))),
+            (Some(m), _) => Err(Error::Other(format!(
+                "{phase}: unexpected sync message {} (expected {} with an fd)",
+                m.name(),
+                want.name()
+            ))),
+        }
     }
 
     /// Receive the next message and check it is one `phase` allows.
@@ -205,6 +274,15 @@ mod tests {
             .unwrap();
         let e = p.expect("setup", &["Ready"]).unwrap_err();
         assert_eq!(e.errno(), Some(Errno::EPERM));
+        let f = std::fs::File::open("/dev/null").unwrap();
+        c.send_fd(&Msg::Console, std::os::fd::AsFd::as_fd(&f))
+            .unwrap();
+        let fd = p.expect_fd("console", &Msg::Console).unwrap();
+        assert!(
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .unwrap()
+                .ends_with("null")
+        );
         drop(c);
         let e = p.expect("setup", &["Ready"]).unwrap_err();
         assert!(e.to_string().contains("exited unexpectedly"), "{e}");

@@ -1,7 +1,7 @@
 //! `clone3` (with a fallback to `clone`) as a fork: the child continues on a
 //! copy of the caller's stack, in the namespaces the flags ask for.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -36,6 +36,8 @@ pub(crate) enum Forked {
         pid: Pid,
         /// A pidfd for the child.
         pidfd: Option<OwnedFd>,
+        /// Whether the child was cloned into the requested cgroup.
+        in_cgroup: bool,
     },
 }
 
@@ -44,16 +46,29 @@ pub(crate) enum Forked {
 ///
 /// Only async-signal-safe work may follow in the child if the caller is
 /// multi-threaded; the runtime's callers are single-threaded.
-pub(crate) fn fork_with(flags: libc::c_int) -> Result<Forked> {
+///
+/// With `cgroup` (a cgroup v2 directory fd) the child starts in that cgroup
+/// (`CLONE_INTO_CGROUP`); the caller learns whether that happened from
+/// [`Forked::Parent::in_cgroup`] (not with the `clone` fallback).
+pub(crate) fn fork_with(flags: libc::c_int, cgroup: Option<RawFd>) -> Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let parent = flags & libc::CLONE_PARENT != 0;
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
-        flags: flags as u64 | if parent { 0 } else { libc::CLONE_PIDFD as u64 },
+        flags: flags as u64
+            | if parent { 0 } else { libc::CLONE_PIDFD as u64 }
+            | if cgroup.is_some() {
+                CLONE_INTO_CGROUP
+            } else {
+                0
+            },
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         // With CLONE_PARENT the kernel takes the caller's exit signal.
         exit_signal: if parent { 0 } else { libc::SIGCHLD as u64 },
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
         ..Default::default()
     };
+    let mut in_cgroup = cgroup.is_some();
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork:
     // the child gets a copy of the address space. `args` outlives the call.
     let mut rc = unsafe {
@@ -71,6 +86,7 @@ pub(crate) fn fork_with(flags: libc::c_int) -> Result<Forked> {
         // SAFETY: clone without CLONE_VM and a NULL stack is fork-like.
         rc = unsafe { libc::syscall(libc::SYS_clone, (flags | sig) as libc::c_ulong, 0, 0, 0, 0) };
         pidfd = -1;
+        in_cgroup = false;
     }
     match rc {
         0 => Ok(Forked::Child),
@@ -82,6 +98,26 @@ pub(crate) fn fork_with(flags: libc::c_int) -> Result<Forked> {
             pid: Pid::from_raw(pid as i32),
             // SAFETY: the kernel wrote a fresh pidfd that we now own.
             pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+            in_cgroup,
         }),
     }
+}
+
+/// [`fork_with`] with every signal blocked across the clone, so the child
+/// runs none of the caller's handlers before it execs (it clears its mask
+/// just before exec); the caller's mask is restored in the parent.
+pub(crate) fn fork_signals_blocked(flags: libc::c_int, cgroup: Option<RawFd>) -> Result<Forked> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    let mut old = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )
+    .map_err(|e| Error::sys("sigprocmask(block all)", e))?;
+    let forked = fork_with(flags, cgroup);
+    if !matches!(forked, Ok(Forked::Child)) {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+    forked
 }

@@ -10,7 +10,7 @@ use nix::unistd::{getppid, Pid};
 
 use super::channel::{Channel, Msg};
 use super::clone::{fork_with, Forked};
-use super::{exec, fds, hooks, identity};
+use super::{attributes, console, exec, hooks};
 use crate::container::plan::Plan;
 use crate::container::state::{oci_state_json, Status};
 use crate::error::{Context, Error, Result};
@@ -88,12 +88,12 @@ fn enter_namespaces(ctx: &InitContext, chan: &Channel) -> Result<()> {
         namespace::unshare(Kinds::USER)?;
         become_root_in_userns(chan)?;
     }
-    namespace::unshare(ns.new.without(Kinds::USER))?;
+    namespace::unshare(ns.new.without(Kinds::USER | Kinds::CGROUP))?;
     namespace::write_time_offsets("self", &ns.time_offsets)?;
     if !ctx.second_fork {
         return Ok(());
     }
-    match fork_with(libc::CLONE_PARENT)? {
+    match fork_with(libc::CLONE_PARENT, None)? {
         Forked::Child => die_with_parent_after_fork(),
         Forked::Parent { pid, .. } => {
             let _ = chan.send(&Msg::InitPid(pid.as_raw()));
@@ -121,7 +121,14 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     // (CVE-2019-5736). execve resets the flag for the container's program.
     nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     die_with_parent(ctx.runtime_pid)?;
+    // Wait until the parent has put us in the container's cgroup, so every
+    // process forked from here on starts inside it.
+    chan.wait_for(&Msg::Begin)?;
     enter_namespaces(ctx, chan)?;
+    if plan.ns.new.contains(Kind::Cgroup) {
+        // After Begin we are in the container's cgroup: it becomes the root.
+        namespace::unshare(Kinds::CGROUP)?;
+    }
     let Msg::Proceed(pid) = chan.expect("setup", &["Proceed"])? else {
         unreachable!("expect checked the message")
     };
@@ -151,6 +158,9 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     )?;
     rootfs::enter(&plan.rootfs)?;
     rootfs::finalize(&plan.rootfs)?;
+    if p.terminal {
+        setup_console(p, chan, true)?;
+    }
 
     if let Some(adj) = p.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -159,38 +169,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     if let Some(persona) = p.personality {
         set_personality(persona)?;
     }
-    for r in &p.rlimits {
-        r.apply()?;
-    }
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
-    fds::cloexec_from(3 + ctx.preserve_fds)?;
-    fds::keep_passed(ctx.preserve_fds)?;
     if !p.cwd.exists() {
         std::fs::create_dir_all(&p.cwd).step(|| format!("process.cwd: mkdir({:?})", p.cwd))?;
     }
-    if let Some(caps) = &p.caps {
-        identity::drop_bounding(caps)?;
-    }
-    identity::switch_user(p)?;
-    if let Some(caps) = &p.caps {
-        identity::apply_caps(caps)?;
-    }
-    nix::unistd::chdir(&p.cwd).step(|| format!("process.cwd: chdir({:?})", p.cwd))?;
-    // A cwd reached through a leaked host fd would lie outside the new root;
-    // the kernel then reports it as unreachable (CVE-2024-21626).
-    match nix::unistd::getcwd() {
-        Ok(cwd) if cwd.is_absolute() => {}
-        _ => {
-            return Err(Error::config(
-                "process.cwd",
-                format!("{:?} is outside the container's root", p.cwd),
-            ))
-        }
-    }
-    let program = exec::find_program(p)?;
-    if p.no_new_privileges {
-        nix::sys::prctl::set_no_new_privs().step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
-    }
+    let program = attributes::take_on(p, ctx.preserve_fds)?;
 
     // From here the init outlives the runtime; until `Created` arrives, a
     // dying runtime still shows as EOF on the channel, and we exit.
@@ -214,6 +196,40 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     Err(exec::exec(&program, p))
 }
 
+/// Make a pty in the container, hand its master to the runtime, make the
+/// slave our controlling terminal and stdio, and bind it over
+/// `/dev/console` as runc does.
+pub(super) fn setup_console(
+    p: &super::ProcessPlan,
+    chan: &Channel,
+    bind_dev_console: bool,
+) -> Result<()> {
+    use std::os::fd::AsFd;
+    let pty = console::open_pty(p.console_size)?;
+    chan.send_fd(&Msg::Console, pty.master.as_fd())?;
+    drop(pty.master);
+    console::make_controlling(pty.slave.as_fd())?;
+    if !bind_dev_console {
+        return Ok(());
+    }
+    let dev_console = std::path::Path::new("/dev/console");
+    if std::fs::symlink_metadata(dev_console).is_err() {
+        // Best effort: a read-only /dev simply has no console node.
+        let _ = std::fs::File::create(dev_console);
+    }
+    if dev_console.exists() {
+        nix::mount::mount(
+            Some(pty.name.as_str()),
+            dev_console,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("mount({:?}, \"/dev/console\", MS_BIND)", pty.name))?;
+    }
+    Ok(())
+}
+
 /// Block on the exec FIFO until `start` opens it for reading.
 fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
     let path = format!("/proc/self/fd/{fifo}");
@@ -225,7 +241,7 @@ fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
 
 /// The container program starts with default signal dispositions (the
 /// runtime ignores SIGPIPE, as every Rust program does) and nothing blocked.
-fn reset_signals() -> Result<()> {
+pub(super) fn reset_signals() -> Result<()> {
     use nix::sys::signal::{signal, SigHandler};
     for sig in Signal::iterator() {
         if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {

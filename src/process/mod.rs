@@ -1,8 +1,11 @@
 //! The container process: how it is spawned (`clone3`, the sync channel, the
 //! init steps) and its attributes (user, capabilities, rlimits, fds, hooks).
 
+mod attributes;
 mod channel;
 mod clone;
+pub mod console;
+pub(crate) mod enter;
 mod exec;
 mod fds;
 mod hooks;
@@ -15,6 +18,6 @@ pub(crate) mod spawn;
 
 pub use fds::cloexec_from;
 pub use hooks::{run_hooks, Hook, Hooks};
-pub use pidfd::PidFd;
+pub use pidfd::{reap, PidFd};
 pub use plan::{CapSets, ProcessPlan};
 pub use rlimits::Rlimit;

@@ -74,3 +74,20 @@ impl AsFd for PidFd {
         self.0.as_fd()
     }
 }
+
+/// Reap child `pid`: its status as a shell reports it (exit code, or 128 +
+/// signal), or `None` if it is still running and `block` is false.
+pub fn reap(pid: i32, block: bool) -> Result<Option<i32>> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let flags = (!block).then_some(WaitPidFlag::WNOHANG);
+    loop {
+        match waitpid(pid, flags) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(Some(c)),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(Some(128 + s as i32)),
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys(format!("waitpid({pid})"), e)),
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Capabilities, LinuxPersonalityDomain, Spec};
+use oci_spec::runtime::{Capabilities, LinuxPersonalityDomain, Process, Spec};
 
 use super::rlimits::Rlimit;
 use crate::error::{Error, Result};
@@ -54,6 +54,8 @@ pub struct ProcessPlan {
     pub personality: Option<libc::c_ulong>,
     /// Whether a terminal was asked for.
     pub terminal: bool,
+    /// `consoleSize` as (rows, cols).
+    pub console_size: Option<(u16, u16)>,
 }
 
 fn cstrings(field: &str, items: &[String]) -> Result<Vec<CString>> {
@@ -85,6 +87,27 @@ impl ProcessPlan {
             .process()
             .as_ref()
             .ok_or_else(|| Error::config("process", "missing"))?;
+        let mut plan = ProcessPlan::from_process(p)?;
+        plan.personality = match spec.linux().as_ref().and_then(|l| l.personality().clone()) {
+            None => None,
+            Some(pers) => {
+                if pers.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+                    return Err(Error::config(
+                        "linux.personality.flags",
+                        "personality flags are not supported",
+                    ));
+                }
+                Some(match pers.domain() {
+                    LinuxPersonalityDomain::PerLinux => 0x0000,
+                    LinuxPersonalityDomain::PerLinux32 => 0x0008,
+                })
+            }
+        };
+        Ok(plan)
+    }
+
+    /// Validate one OCI `process` object (a container's, or an exec's).
+    pub fn from_process(p: &Process) -> Result<ProcessPlan> {
         let args = p.args().clone().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must not be empty"));
@@ -116,21 +139,6 @@ impl ProcessPlan {
             permitted: cap_set(c.permitted()),
             ambient: cap_set(c.ambient()),
         });
-        let personality = match spec.linux().as_ref().and_then(|l| l.personality().clone()) {
-            None => None,
-            Some(pers) => {
-                if pers.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-                    return Err(Error::config(
-                        "linux.personality.flags",
-                        "personality flags are not supported",
-                    ));
-                }
-                Some(match pers.domain() {
-                    LinuxPersonalityDomain::PerLinux => 0x0000,
-                    LinuxPersonalityDomain::PerLinux32 => 0x0008,
-                })
-            }
-        };
         Ok(ProcessPlan {
             args: cstrings("process.args", &args)?,
             env: cstrings("process.env", &env)?,
@@ -143,8 +151,14 @@ impl ProcessPlan {
             caps,
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
-            personality,
+            personality: None,
             terminal: p.terminal().unwrap_or(false),
+            console_size: p.console_size().as_ref().map(|b| {
+                (
+                    b.height().min(u16::MAX as u64) as u16,
+                    b.width().min(u16::MAX as u64) as u16,
+                )
+            }),
         })
     }
 

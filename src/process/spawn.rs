@@ -2,21 +2,22 @@
 //! requests phase by phase (see the diagram in `channel.rs`), and hand back
 //! its pid and pidfd once it waits to be started.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use super::channel::{Channel, Msg};
-use super::clone::{fork_with, Forked};
+use super::clone::{fork_signals_blocked, Forked};
 use super::hooks::run_hooks;
 use super::init::{self, InitContext};
 use super::pidfd::PidFd;
 use crate::container::plan::Plan;
 use crate::container::state::{oci_state_json, Status};
 use crate::error::{Context, Error, Result};
-use crate::namespace::{write_id_maps, Kind};
+use crate::namespace::{write_id_maps, Kind, Kinds};
 
 /// How to spawn.
 pub(crate) struct SpawnOptions {
@@ -26,6 +27,9 @@ pub(crate) struct SpawnOptions {
     pub preserve_fds: u32,
     /// Runtime fds the child must close at once (the container lock).
     pub close_in_child: Vec<RawFd>,
+    /// Where to send the pty master of a terminal (`--console-socket`);
+    /// without one the master stays in [`Spawned::console`].
+    pub console_socket: Option<PathBuf>,
 }
 
 /// A container init that finished its setup.
@@ -37,6 +41,8 @@ pub(crate) struct Spawned {
     pub pidfd: PidFd,
     /// The sync channel, to learn whether the exec succeeded (`run`).
     pub channel: Channel,
+    /// The pty master of a terminal that was not sent to a console socket.
+    pub console: Option<OwnedFd>,
 }
 
 /// Clone the container init for `plan` and drive it until it is ready.
@@ -49,22 +55,15 @@ pub(crate) fn spawn(
 ) -> Result<Spawned> {
     let (parent_end, child_end) = Channel::pair()?;
     let second_fork = !plan.ns.clone_only() && (plan.ns.has(Kind::Pid) || plan.ns.has(Kind::Time));
+    // The cgroup namespace is unshared by the init once it is in its cgroup,
+    // so that its root is the container's cgroup.
     let flags = if plan.ns.clone_only() {
-        plan.ns.new.bits()
+        plan.ns.new.without(Kinds::CGROUP).bits()
     } else {
         0
     };
-
-    // Block every signal across the clone so that the child runs no handler
-    // of the caller's; the child clears the mask just before exec.
-    let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::all()),
-        Some(&mut old),
-    )
-    .step(|| "sigprocmask(block all)".into())?;
-    let forked = fork_with(flags);
+    let cgroup_fd = plan.cgroup.clone_into().map(|fd| fd.as_raw_fd());
+    let forked = fork_signals_blocked(flags, cgroup_fd);
     if let Ok(Forked::Child) = forked {
         drop(parent_end);
         let ctx = InitContext {
@@ -77,9 +76,13 @@ pub(crate) fn spawn(
         };
         init::run(&ctx, &child_end);
     }
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     drop(child_end);
-    let Forked::Parent { pid, pidfd } = forked? else {
+    let Forked::Parent {
+        pid,
+        pidfd,
+        in_cgroup,
+    } = forked?
+    else {
         unreachable!("the child never returns")
     };
     let mut init = Init {
@@ -88,8 +91,18 @@ pub(crate) fn spawn(
         pidfd: pidfd.map(PidFd::from_owned),
         reaped_first: false,
     };
-    match drive(plan, &parent_end, &mut init, second_fork, on_ready) {
-        Ok(()) => Ok(Spawned {
+    let placed = if in_cgroup {
+        Ok(())
+    } else {
+        plan.cgroup.add(pid.as_raw())
+    };
+    let driven = placed.and_then(|()| {
+        parent_end.send(&Msg::Begin)?;
+        drive(plan, opts, &parent_end, &mut init, second_fork, on_ready)
+    });
+    match driven {
+        Ok(console) => Ok(Spawned {
+            console,
             pid: init.pid,
             pidfd: match init.pidfd.take() {
                 Some(fd) => fd,
@@ -129,11 +142,12 @@ impl Init {
 
 fn drive(
     plan: &Plan,
+    opts: &SpawnOptions,
     chan: &Channel,
     init: &mut Init,
     second_fork: bool,
     on_ready: impl FnOnce(Pid) -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     if plan.ns.new.contains(Kind::User) {
         chan.expect("user namespace", &["NeedIdMaps"])?;
         write_id_maps(init.first.as_raw(), &plan.ns.uid_maps, &plan.ns.gid_maps)?;
@@ -153,13 +167,36 @@ fn drive(
         init.pidfd = Some(PidFd::open(pid)?);
     }
     chan.send(&Msg::Proceed(init.pid.as_raw()))?;
-    if let Msg::RunRuntimeHooks = chan.expect("setup", &["RunRuntimeHooks", "Ready"])? {
+    if !plan.hooks.prestart.is_empty() || !plan.hooks.create_runtime.is_empty() {
+        chan.expect("setup", &["RunRuntimeHooks"])?;
         let state = oci_state_json(plan, Status::Creating, init.pid.as_raw());
         run_hooks("prestart", &plan.hooks.prestart, &state)?;
         run_hooks("createRuntime", &plan.hooks.create_runtime, &state)?;
         chan.send(&Msg::HooksDone)?;
-        chan.expect("setup", &["Ready"])?;
     }
+    let console = if plan.process.terminal {
+        receive_console(chan, opts.console_socket.as_deref())?
+    } else {
+        None
+    };
+    chan.expect("setup", &["Ready"])?;
+    // Limits apply once the setup is done (as runc): mounts and device
+    // nodes are made before the device rules and memory limits bite.
+    plan.cgroup.apply(&plan.resources)?;
     on_ready(init.pid)?;
-    chan.send(&Msg::Created)
+    chan.send(&Msg::Created)?;
+    Ok(console)
+}
+
+/// Take the pty master from the child; send it on to the console socket if
+/// there is one, else keep it for the caller.
+pub(crate) fn receive_console(chan: &Channel, socket: Option<&Path>) -> Result<Option<OwnedFd>> {
+    let master = chan.expect_fd("console", &Msg::Console)?;
+    match socket {
+        Some(path) => {
+            super::console::send_console(path, master.as_fd())?;
+            Ok(None)
+        }
+        None => Ok(Some(master)),
+    }
 }

@@ -2,10 +2,13 @@
 //! and prints; every container operation is a library call.
 
 mod args;
+mod cgroup_cmds;
+mod exec;
 mod features;
 mod log;
 mod run;
 mod spec;
+mod tty;
 
 use std::process::ExitCode;
 
@@ -52,17 +55,13 @@ fn listen_fds() -> u32 {
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
-    if a.console_socket.is_some() {
-        return Err(Error::Other(
-            "--console-socket: terminals are not supported yet".into(),
-        ));
-    }
     let mut o = CreateOptions::default();
     o.no_pivot = a.no_pivot;
     o.no_new_keyring = a.no_new_keyring;
     o.preserve_fds = a.preserve_fds;
     o.listen_fds = listen_fds();
     o.pid_file = a.pid_file.clone();
+    o.console_socket = a.console_socket.clone();
     Ok(o)
 }
 
@@ -114,6 +113,23 @@ fn dispatch(cli: Cli, log: &Logger) -> Result<u8, Error> {
             Ok(c) => warn_all(log, c.delete(force)?),
         },
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Exec(a) => return exec::exec(&rt, &a, log),
+        Command::Pause { id } => rt.load(&id)?.pause()?,
+        Command::Resume { id } => rt.load(&id)?.resume()?,
+        Command::Update(a) => {
+            let resources = cgroup_cmds::update_request(&a)?;
+            rt.load(&a.id)?.update(&resources)?;
+        }
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => cgroup_cmds::events(&rt.load(&id)?, stats, cgroup_cmds::duration(&interval)?)?,
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,
         Command::Spec { .. } | Command::Features => unreachable!("handled above"),
     }
     Ok(0)

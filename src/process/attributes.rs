@@ -1,0 +1,44 @@
+//! The last steps of becoming the container's process, shared by the init
+//! and by `exec`: limits, umask, fds, user and capabilities (runc's order),
+//! working directory, program lookup, `no_new_privs`.
+
+use std::ffi::CString;
+
+use super::plan::ProcessPlan;
+use super::{exec, fds, identity};
+use crate::error::{Context, Error, Result};
+
+/// Take on `p`'s attributes; returns the program to execute. fds
+/// `3..3+preserve_fds` stay open across the exec, all others close.
+pub(crate) fn take_on(p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
+    for r in &p.rlimits {
+        r.apply()?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
+    fds::cloexec_from(3 + preserve_fds)?;
+    fds::keep_passed(preserve_fds)?;
+    if let Some(caps) = &p.caps {
+        identity::drop_bounding(caps)?;
+    }
+    identity::switch_user(p)?;
+    if let Some(caps) = &p.caps {
+        identity::apply_caps(caps)?;
+    }
+    nix::unistd::chdir(&p.cwd).step(|| format!("process.cwd: chdir({:?})", p.cwd))?;
+    // A cwd reached through a leaked host fd would lie outside the root;
+    // the kernel then reports it as unreachable (CVE-2024-21626).
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => {}
+        _ => {
+            return Err(Error::config(
+                "process.cwd",
+                format!("{:?} is outside the container's root", p.cwd),
+            ))
+        }
+    }
+    let program = exec::find_program(p)?;
+    if p.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().step(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
+    }
+    Ok(program)
+}
