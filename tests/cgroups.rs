@@ -338,3 +338,39 @@ fn shared_cgroup_is_refused_unless_annotated() {
     assert_no_cgroup(&cg);
     c.assert_no_leaks();
 }
+
+/// With no cgroupsPath the cgroup is placed below the runtime's own; a
+/// later command run from another cgroup must still find it.
+#[test]
+fn relative_cgroup_found_from_another_cgroup() {
+    let mut c = Ctx::new("cg_relative");
+    c.set_args(&["sleep", "100"]);
+    c.create().assert_ok("create");
+    c.start().assert_ok("start");
+    // Another cgroup in the hierarchy `pause` uses.
+    let other = if is_v2() {
+        format!("/sys/fs/cgroup/testa-it-other-{}", c.id)
+    } else {
+        format!("/sys/fs/cgroup/freezer/testa-it-other-{}", c.id)
+    };
+    fs::create_dir_all(&other).unwrap();
+    let script = format!(
+        "echo $$ > {other}/cgroup.procs && exec {} --root {} pause {}",
+        bin().display(),
+        c.root_s(),
+        c.id
+    );
+    let st = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "pause from another cgroup failed");
+    assert_eq!(c.status(), "paused");
+    c.rt(&["resume", &c.id]).assert_ok("resume");
+    c.rt(&["delete", "--force", &c.id]).assert_ok("delete");
+    assert!(
+        wait_until(T, || fs::remove_dir(&other).is_ok()),
+        "{other} busy"
+    );
+    c.assert_no_leaks();
+}

@@ -22,6 +22,18 @@ echo "== cargo clippy (library alone, no cli feature)"
 cargo clippy --lib --no-default-features -- -D warnings
 echo "== unit and integration tests"
 cargo test --no-fail-fast -- --test-threads=2
+echo "== cgroup and exec tests on pure cgroup v2 (a QEMU VM; this host is hybrid v1)"
+cargo build --quiet --bin testa
+for t in cgroups exec; do
+    bin=$(cargo test --no-run --test "$t" --message-format=json 2>/dev/null |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("executable") and m.get("target", {}).get("kind") == ["test"]:
+        print(m["executable"])')
+    tests/vm/cgroup2-vm --rw "$PWD/target" --timeout 1200 -- \
+        env TESTA_BIN="$PWD/target/debug/testa" "$bin" --test-threads=1
+done
 echo "== examples"
 cargo run --quiet --example namespaces
 cargo run --quiet --example busybox

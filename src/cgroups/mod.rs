@@ -186,14 +186,24 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(u32, Vec<String>, PathBuf)> {
         .collect()
 }
 
-/// A manager for cgroup `inner` (see [`container_path`]) on this host's layout.
+/// A manager for cgroup `inner` (see [`container_path`]) on this host's
+/// layout, placed relative to the calling process's own cgroups.
 pub fn open(inner: &Path) -> Result<Box<dyn Manager>> {
+    open_as(inner, &own_cgroups()?)
+}
+
+/// The calling process's `/proc/self/cgroup`, which relative paths start from.
+pub fn own_cgroups() -> Result<String> {
+    std::fs::read_to_string("/proc/self/cgroup").step(|| "read /proc/self/cgroup".into())
+}
+
+/// [`open`] for a caller whose `/proc/self/cgroup` read `own`: later
+/// commands find a container's cgroup from wherever they run.
+pub fn open_as(inner: &Path, own: &str) -> Result<Box<dyn Manager>> {
     let root = Path::new(CGROUP_ROOT);
-    let own =
-        std::fs::read_to_string("/proc/self/cgroup").step(|| "read /proc/self/cgroup".into())?;
     match Layout::detect_at(root)? {
         Layout::Unified => {
-            let own_v2 = parse_proc_cgroup(&own)
+            let own_v2 = parse_proc_cgroup(own)
                 .into_iter()
                 .find(|(id, _, _)| *id == 0)
                 .map(|(_, _, p)| p)
@@ -204,7 +214,7 @@ pub fn open(inner: &Path) -> Result<Box<dyn Manager>> {
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
                 .step(|| "read /proc/self/mountinfo".into())?;
             Ok(Box::new(v1::Manager::new(
-                root, layout, &own, &mountinfo, inner,
+                root, layout, own, &mountinfo, inner,
             )?))
         }
     }

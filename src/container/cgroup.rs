@@ -8,7 +8,7 @@ use crate::error::Result;
 impl Container {
     /// The container's cgroup.
     pub fn cgroup(&self) -> Result<Box<dyn Manager>> {
-        cgroups::open(&self.state.cgroup_path)
+        cgroups::open_as(&self.state.cgroup_path, &self.state.own_cgroups)
     }
 
     /// Resource usage statistics (`events --stats`).

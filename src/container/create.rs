@@ -242,6 +242,7 @@ fn spawn_into(
             annotations: plan.spec.annotations().clone().unwrap_or_default(),
             spec: plan.spec.clone(),
             cgroup_path: plan.cgroup_path.clone(),
+            own_cgroups: plan.own_cgroups.clone(),
             exit_status: None,
         };
         if let Some(pid_file) = &opts.pid_file {

@@ -30,6 +30,8 @@ pub(crate) struct Plan {
     pub cgroup_path: PathBuf,
     /// Its cgroup, not yet created.
     pub cgroup: Box<dyn Manager>,
+    /// The runtime's `/proc/self/cgroup`, which a relative path starts from.
+    pub own_cgroups: String,
     /// `linux.resources`, plus an allow rule for each `linux.devices` entry.
     pub resources: LinuxResources,
 }
@@ -110,7 +112,8 @@ impl Plan {
             id,
         )?;
         let resources = resources_of(&spec)?;
-        let cgroup = cgroups::open(&cgroup_path)?;
+        let own_cgroups = cgroups::own_cgroups()?;
+        let cgroup = cgroups::open_as(&cgroup_path, &own_cgroups)?;
         cgroup.validate(&resources)?;
         let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
         let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
@@ -133,6 +136,7 @@ impl Plan {
             no_new_keyring: false,
             cgroup_path,
             cgroup,
+            own_cgroups,
             resources,
         })
     }

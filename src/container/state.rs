@@ -59,6 +59,10 @@ pub(crate) struct StateFile {
     pub spec: oci_spec::runtime::Spec,
     /// The container's cgroup path (as `cgroups::open` takes it).
     pub cgroup_path: PathBuf,
+    /// The creating runtime's `/proc/self/cgroup`, which a relative
+    /// `cgroup_path` starts from.
+    #[serde(default)]
+    pub own_cgroups: String,
     /// Exit status, once a waiting runtime reaped the process.
     #[serde(default)]
     pub exit_status: Option<i32>,
@@ -259,6 +263,7 @@ mod tests {
             annotations: HashMap::new(),
             spec: Default::default(),
             cgroup_path: "x".into(),
+            own_cgroups: String::new(),
             exit_status: None,
         };
         assert!(s.alive());
