@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v ip >/dev/null || need+=(iproute2)
+[ -f /usr/share/containers/seccomp.json ] || need+=(golang-github-containers-common)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
+command -v gcc >/dev/null || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     apt-get update -qq

@@ -82,7 +82,19 @@ impl Container {
         }
         let plan = ProcessPlan::from_process(process)?;
         let cgroup = self.cgroup()?;
+        let (seccomp, listener) = super::plan::seccomp_of(&self.state.spec)?;
+        let state = super::state::hook_state(
+            self.id(),
+            Status::Running,
+            self.state.pid,
+            &self.state.bundle,
+            self.state.spec.annotations().as_ref(),
+        );
         let target = ExecTarget {
+            seccomp: seccomp.as_ref(),
+            seccomp_listener: listener
+                .as_ref()
+                .map(|(p, m)| (p.as_path(), m.as_str(), state)),
             init_pid: self.state.pid,
             cgroup: cgroup.as_ref(),
             process: &plan,

@@ -9,6 +9,7 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 use crate::cgroups::{self, Manager};
 use crate::error::{Error, Result};
 use crate::namespace::{Kind, NamespacePlan};
+use crate::process::seccomp::Filter;
 use crate::process::{Hooks, ProcessPlan};
 use crate::rootfs::RootfsPlan;
 
@@ -34,6 +35,32 @@ pub(crate) struct Plan {
     pub own_cgroups: String,
     /// `linux.resources`, plus an allow rule for each `linux.devices` entry.
     pub resources: LinuxResources,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<Filter>,
+    /// `linux.seccomp.listenerPath` and `listenerMetadata`.
+    pub seccomp_listener: Option<Listener>,
+}
+
+/// A seccomp notify listener: `listenerPath` and `listenerMetadata`.
+pub(crate) type Listener = (PathBuf, String);
+
+/// Compile `linux.seccomp`; a notify profile needs a listener path.
+pub(crate) fn seccomp_of(spec: &Spec) -> Result<(Option<Filter>, Option<Listener>)> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok((None, None));
+    };
+    let filter = Filter::compile(s)?;
+    let listener = s
+        .listener_path()
+        .clone()
+        .map(|p| (p, s.listener_metadata().clone().unwrap_or_default()));
+    if filter.has_listener() && listener.is_none() {
+        return Err(Error::config(
+            "linux.seccomp.listenerPath",
+            "SCMP_ACT_NOTIFY rules need a listener path",
+        ));
+    }
+    Ok((Some(filter), listener))
 }
 
 /// Annotation that lets a container join a cgroup that already holds
@@ -112,6 +139,7 @@ impl Plan {
             id,
         )?;
         let resources = resources_of(&spec)?;
+        let (seccomp, seccomp_listener) = seccomp_of(&spec)?;
         let own_cgroups = cgroups::own_cgroups()?;
         let cgroup = cgroups::open_as(&cgroup_path, &own_cgroups)?;
         cgroup.validate(&resources)?;
@@ -138,6 +166,8 @@ impl Plan {
             cgroup,
             own_cgroups,
             resources,
+            seccomp,
+            seccomp_listener,
         })
     }
 

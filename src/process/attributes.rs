@@ -3,14 +3,42 @@
 //! working directory, program lookup, `no_new_privs`.
 
 use std::ffi::CString;
+use std::os::fd::AsFd;
 
+use super::channel::{Channel, Msg};
 use super::plan::ProcessPlan;
+use super::seccomp::Filter;
 use super::{exec, fds, identity};
 use crate::error::{Context, Error, Result};
 
+/// Take on `p`'s attributes, with `filter` installed where runc installs
+/// it (without `noNewPrivileges` while still privileged, before the user
+/// and capability change; with it as late as possible); returns the program
+/// to execute. A notify listener the filter creates is sent over `chan`.
+/// fds `3..3+preserve_fds` stay open across the exec, all others close.
+pub(crate) fn take_on_with_seccomp(
+    p: &ProcessPlan,
+    preserve_fds: u32,
+    filter: Option<&Filter>,
+    chan: &Channel,
+) -> Result<CString> {
+    let early = filter.filter(|_| !p.no_new_privileges);
+    let listener = early.map(|f| f.install()).transpose()?.flatten();
+    let program = take_on(p, preserve_fds)?;
+    let late = filter.filter(|_| p.no_new_privileges);
+    let listener = match late.map(|f| f.install()).transpose()?.flatten() {
+        Some(fd) => Some(fd),
+        None => listener,
+    };
+    if let Some(fd) = listener {
+        chan.send_fd(&Msg::SeccompListener, fd.as_fd())?;
+    }
+    Ok(program)
+}
+
 /// Take on `p`'s attributes; returns the program to execute. fds
 /// `3..3+preserve_fds` stay open across the exec, all others close.
-pub(crate) fn take_on(p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
+fn take_on(p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
     for r in &p.rlimits {
         r.apply()?;
     }

@@ -21,7 +21,10 @@
 //!  HooksDone                 ───────────────────▶ createContainer hooks, pivot_root,
 //!                                                   sysctl, masks, rlimits, user, caps
 //!                            ◀─────────────────── Console + pty master fd (terminal only)
-//!  master → --console-socket
+//!  master → --console-socket                       [no NNP: seccomp filter] user, caps,
+//!                                                  [NNP: seccomp filter]
+//!                            ◀─────────────────── SeccompListener + fd (notify profiles)
+//!  fd + state → listenerPath
 //!                            ◀─────────────────── Ready
 //!  apply linux.resources to the cgroup
 //!  write state.json (created)
@@ -65,6 +68,8 @@ pub(crate) enum Msg {
     HooksDone,
     /// child → parent: the pty master (the fd travels as SCM_RIGHTS).
     Console,
+    /// child → parent: the seccomp notify listener (fd as SCM_RIGHTS).
+    SeccompListener,
     /// child → parent: setup done, waiting to be started.
     Ready,
     /// parent → child: the state is recorded; the container is created.
@@ -89,6 +94,7 @@ impl Msg {
             Msg::RunRuntimeHooks => "RunRuntimeHooks",
             Msg::HooksDone => "HooksDone",
             Msg::Console => "Console",
+            Msg::SeccompListener => "SeccompListener",
             Msg::Ready => "Ready",
             Msg::Created => "Created",
             Msg::Failed { .. } => "Failed",

@@ -19,6 +19,7 @@
 //! ```
 
 use std::convert::Infallible;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 use nix::sys::signal::Signal;
@@ -46,6 +47,10 @@ pub(crate) struct ExecTarget<'a> {
     pub preserve_fds: u32,
     /// Where a terminal's pty master goes (else it is returned).
     pub console_socket: Option<&'a std::path::Path>,
+    /// The container's seccomp filter.
+    pub seccomp: Option<&'a super::seccomp::Filter>,
+    /// Where a notify listener goes, with the container's state.
+    pub seccomp_listener: Option<(&'a std::path::Path, &'a str, Vec<u8>)>,
 }
 
 /// The init's namespaces that differ from ours, in join order.
@@ -131,6 +136,12 @@ fn drive(
     } else {
         None
     };
+    if t.seccomp.is_some_and(|f| f.has_listener()) {
+        let fd = chan.expect_fd("seccomp", &Msg::SeccompListener)?;
+        if let Some((path, metadata, state)) = &t.seccomp_listener {
+            super::seccomp::send_listener(path, fd.as_fd(), state, metadata)?;
+        }
+    }
     chan.expect("exec: process setup", &["Ready"])?;
     on_ready(pid)?;
     chan.send(&Msg::Created)?;
@@ -163,8 +174,8 @@ fn become_process(t: &ExecTarget, chan: &Channel) -> Result<Infallible> {
     if p.terminal {
         super::init::setup_console(p, chan, false)?;
     }
-    let program = super::attributes::take_on(p, t.preserve_fds)?;
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
+    let program = super::attributes::take_on_with_seccomp(p, t.preserve_fds, t.seccomp, chan)?;
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
     super::init::reset_signals()?;

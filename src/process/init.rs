@@ -172,11 +172,12 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     if !p.cwd.exists() {
         std::fs::create_dir_all(&p.cwd).step(|| format!("process.cwd: mkdir({:?})", p.cwd))?;
     }
-    let program = attributes::take_on(p, ctx.preserve_fds)?;
-
     // From here the init outlives the runtime; until `Created` arrives, a
     // dying runtime still shows as EOF on the channel, and we exit.
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
+    let program =
+        attributes::take_on_with_seccomp(p, ctx.preserve_fds, plan.seccomp.as_ref(), chan)?;
+
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
     // `start` opens the FIFO: that is the start signal. The byte we write

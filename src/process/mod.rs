@@ -14,6 +14,7 @@ pub(crate) mod init;
 mod pidfd;
 mod plan;
 mod rlimits;
+pub mod seccomp;
 pub(crate) mod spawn;
 
 pub use fds::cloexec_from;

@@ -179,6 +179,13 @@ fn drive(
     } else {
         None
     };
+    if plan.seccomp.as_ref().is_some_and(|f| f.has_listener()) {
+        let fd = chan.expect_fd("seccomp", &Msg::SeccompListener)?;
+        if let Some((path, metadata)) = &plan.seccomp_listener {
+            let state = oci_state_json(plan, Status::Creating, init.pid.as_raw());
+            super::seccomp::send_listener(path, fd.as_fd(), &state, metadata)?;
+        }
+    }
     chan.expect("setup", &["Ready"])?;
     // Limits apply once the setup is done (as runc): mounts and device
     // nodes are made before the device rules and memory limits bite.

@@ -838,3 +838,23 @@ pub fn add_ns(c: &mut Value, ns: Value) {
 pub fn read(p: impl AsRef<Path>) -> String {
     fs::read_to_string(p).unwrap_or_default()
 }
+
+/// The syscall probe (`tests/probe/syscall.c`), built static with gcc once
+/// per test process, copied into `rootfs/bin/syscall`.
+pub fn install_probe(rootfs: &Path) {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let bin = BUILT.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/syscall.c");
+        let out = PathBuf::from(format!("/tmp/testa-it/probe-{}", std::process::id()));
+        fs::create_dir_all("/tmp/testa-it").unwrap();
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc (the probe is built with gcc -static)");
+        assert!(st.success(), "building the syscall probe failed");
+        out
+    });
+    fs::copy(bin, rootfs.join("bin/syscall")).expect("copy the probe");
+}

@@ -1,0 +1,48 @@
+//! Render a Docker/podman-format seccomp profile into OCI `linux.seccomp`
+//! for a set of capabilities, compile it, and print the JSON (the compiled
+//! program's size and the compile time go to stderr).
+//!
+//! `cargo run --example seccomp_profile [PROFILE] [CAP...]`
+//! (default: /usr/share/containers/seccomp.json and podman's default caps).
+
+use std::time::Instant;
+
+use testa::process::seccomp::{from_docker_profile, Filter};
+
+const PODMAN_CAPS: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
+    let caps: Vec<String> = args.collect();
+    let caps: Vec<&str> = if caps.is_empty() {
+        PODMAN_CAPS.to_vec()
+    } else {
+        caps.iter().map(String::as_str).collect()
+    };
+    let text = std::fs::read_to_string(&path)?;
+    let profile = from_docker_profile(&text, &caps, "amd64")?;
+    let t = Instant::now();
+    let filter = Filter::compile(&profile)?;
+    eprintln!(
+        "{path}: {} BPF instructions, compiled in {:?}",
+        filter.instructions().len(),
+        t.elapsed()
+    );
+    println!("{}", serde_json::to_string_pretty(&profile)?);
+    Ok(())
+}
