@@ -220,3 +220,33 @@ fn exec_into_paused_or_stopped_fails() {
     c.rt(&["delete", &c.id]).assert_ok("delete");
     c.assert_no_leaks();
 }
+
+/// Missing or non-executable programs fail with runc's texts, which
+/// podman and containerd match to choose exit codes 127 and 126.
+#[test]
+fn exec_errors_read_like_runc() {
+    let c = running("exec_errors");
+    let o = exec(&c, &[&c.id, "/nonexistent"]);
+    o.assert_fail("exec /nonexistent");
+    assert!(
+        o.stderr
+            .contains("exec: \\\"/nonexistent\\\": stat /nonexistent: no such file or directory"),
+        "{o:?}"
+    );
+    let o = exec(&c, &[&c.id, "/etc/passwd"]);
+    o.assert_fail("exec /etc/passwd");
+    assert!(
+        o.stderr
+            .contains("exec: \\\"/etc/passwd\\\": permission denied"),
+        "{o:?}"
+    );
+    let o = exec(&c, &[&c.id, "nosuchcmd"]);
+    o.assert_fail("exec nosuchcmd");
+    assert!(
+        o.stderr
+            .contains("exec: \\\"nosuchcmd\\\": executable file not found in $PATH"),
+        "{o:?}"
+    );
+    c.rt(&["delete", "--force", &c.id]).assert_ok("delete");
+    c.assert_no_leaks();
+}

@@ -40,4 +40,6 @@ done
 echo "== examples"
 cargo run --quiet --example namespaces
 cargo run --quiet --example busybox
+echo "== end to end: containerd (ctr) and podman driving testa"
+tests/e2e/run.sh
 echo "== all green"

@@ -22,6 +22,11 @@
 //! ```
 //!
 //! Paths inside the rootfs are never built by joining strings: see `resolve.rs`.
+//!
+//! Overlays: [`Overlay`] (`overlay.rs`) is the typed overlay mount; an OCI mount of
+//! type `overlay` goes through it. A container's root may be an overlay too: the
+//! caller mounts it before `create` and points `root.path` at it (as containerd and
+//! podman do with runc), e.g. with [`layers::Store::compose`] from an OCI image.
 
 use std::path::{Path, PathBuf};
 
@@ -31,9 +36,11 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 mod cgroup;
 mod copyup;
 mod devices;
+pub mod layers;
 mod mountinfo;
 mod mounts;
 mod options;
+pub mod overlay;
 mod paths;
 mod pivot;
 mod resolve;
@@ -46,6 +53,7 @@ pub(crate) mod tests_support;
 
 use crate::error::{Context, Error, Result};
 use mounts::{MountEntry, MountKind};
+pub use overlay::{Overlay, OverlayOption, RedirectDir};
 use resolve::{clean, Root};
 
 const NONE: Option<&str> = None;

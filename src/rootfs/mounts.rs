@@ -9,7 +9,7 @@
 //! 4. one `mount(NULL, dst, NULL, MS_SHARED|...)` per propagation option;
 //! 5. `mount_setattr(AT_RECURSIVE)` for the `r*` attribute options (`rro`, ...).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -20,7 +20,7 @@ use oci_spec::runtime::Mount;
 
 use super::options::{self, MountOptions, ATIME_FLAGS, CALL_FLAGS};
 use super::resolve::{self, clean, Kind, Root};
-use super::{cgroup, copyup, sys};
+use super::{cgroup, copyup, sys, Overlay};
 use crate::error::{Context, Error, Result};
 
 /// What kind of mount an entry is.
@@ -32,6 +32,9 @@ pub(crate) enum MountKind {
     Cgroup,
     /// Any other filesystem (`proc`, `sysfs`, `tmpfs`, `devpts`, `mqueue`, ...).
     Fs,
+    /// `type: overlay`: mounted by [`super::Overlay`] (the new mount API, one
+    /// `lowerdir+` per layer); its data string holds absolute layer paths.
+    Overlay,
 }
 
 /// One validated OCI mount.
@@ -87,6 +90,8 @@ impl MountEntry {
             MountKind::Bind
         } else if typ == "cgroup" || typ == "cgroup2" {
             MountKind::Cgroup
+        } else if typ == "overlay" {
+            MountKind::Overlay
         } else if typ.is_empty() {
             return Err(Error::config(
                 field("type"),
@@ -96,6 +101,13 @@ impl MountEntry {
             MountKind::Fs
         };
         let mut opts = opts;
+        if kind == MountKind::Overlay {
+            // Validated now, with relative layer paths made absolute (bundle-relative,
+            // as runc, which runs in the bundle, lets mount(2) resolve them).
+            let overlay = Overlay::from_mount_data(&opts.data, bundle)
+                .map_err(|msg| Error::config(field("options"), msg))?;
+            opts.data = overlay.to_mount_data();
+        }
         if kind == MountKind::Bind && !opts.bind {
             // `"type": "bind"` without a bind option: runc treats it as a bind mount.
             opts.bind = true;
@@ -167,7 +179,7 @@ impl MountEntry {
             let ok = match self.kind {
                 MountKind::Fs => self.fstype == "proc",
                 MountKind::Bind => source_is_proc.unwrap_or(true),
-                MountKind::Cgroup => false,
+                MountKind::Cgroup | MountKind::Overlay => false,
             };
             return if ok {
                 Ok(())
@@ -231,6 +243,7 @@ pub(crate) fn mount_entry(root: &Root, root_host: &Path, m: &MountEntry) -> Resu
     match m.kind {
         MountKind::Bind => mount_bind(root, root_host, m),
         MountKind::Cgroup => cgroup::mount(root, root_host, m),
+        MountKind::Overlay => mount_overlay(root, root_host, m),
         MountKind::Fs => {
             let r = mount_fs(root, root_host, m);
             if m.fstype == "sysfs"
@@ -321,6 +334,16 @@ fn mount_fs(root: &Root, root_host: &Path, m: &MountEntry) -> Result<()> {
             copyup::set_mode(&new, st.st_mode & 0o7777).step(|| format!("chmod({shown:?})"))?;
         }
     }
+    after_mount(root, m)
+}
+
+/// An OCI mount of type `overlay`, through [`Overlay`], onto the resolved target fd.
+fn mount_overlay(root: &Root, root_host: &Path, m: &MountEntry) -> Result<()> {
+    let tgt = target(root, root_host, m, Kind::Dir)?;
+    let overlay = Overlay::from_mount_data(&m.opts.data, Path::new("/"))
+        .map_err(|msg| Error::Other(format!("overlay mount on {:?}: {msg}", m.dest)))?
+        .flags(m.opts.flags.difference(CALL_FLAGS));
+    overlay.mount_onto(tgt.as_fd(), &root.display(&m.dest))?;
     after_mount(root, m)
 }
 
@@ -513,6 +536,42 @@ mod tests {
             e,
             "mounts[0].source: \"/nonexistent-bundle/data\" does not exist"
         );
+    }
+
+    #[test]
+    fn overlay_mounts_are_validated_before_the_fork() {
+        let b = Path::new("/bundle");
+        let m = mnt(
+            "/data",
+            Some("overlay"),
+            Some("overlay"),
+            &[
+                "lowerdir=/a:rel",
+                "upperdir=up",
+                "workdir=/w",
+                "ro",
+                "index=off",
+            ],
+        );
+        let e = MountEntry::from_spec(0, &m, b).unwrap();
+        assert_eq!(e.kind, MountKind::Overlay);
+        assert!(e.opts.flags.contains(MsFlags::MS_RDONLY));
+        assert_eq!(
+            e.opts.data,
+            "lowerdir=/a:/bundle/rel,upperdir=/bundle/up,workdir=/w,index=off"
+        );
+        let bad = mnt(
+            "/data",
+            Some("overlay"),
+            None,
+            &["upperdir=/u", "workdir=/w"],
+        );
+        assert_eq!(
+            err(4, bad),
+            "mounts[4].options: an overlay mount needs lowerdir="
+        );
+        let proc = mnt("/proc", Some("overlay"), None, &["lowerdir=/a"]);
+        assert!(err(1, proc).starts_with("mounts[1].destination: "));
     }
 
     #[test]
