@@ -53,6 +53,7 @@ pub(crate) mod tests_support;
 
 use crate::error::{Context, Error, Result};
 use mounts::{MountEntry, MountKind};
+pub use options::MOUNT_OPTIONS;
 pub use overlay::{Overlay, OverlayOption, RedirectDir};
 use resolve::{clean, Root};
 

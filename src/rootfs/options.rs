@@ -85,6 +85,71 @@ enum Opt {
     Nop,
 }
 
+/// Every mount option name testa understands (for `features`): the flags
+/// below plus `tmpcopyup`. A test checks each one parses.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
 fn lookup(opt: &str) -> Option<Opt> {
     use MsFlags as F;
     use Opt::*;
@@ -381,5 +446,15 @@ mod tests {
         );
         assert_eq!(parse_root_propagation("private"), Some(MsFlags::MS_PRIVATE));
         assert_eq!(parse_root_propagation("x"), None);
+    }
+
+    #[test]
+    fn every_listed_option_parses() {
+        for name in MOUNT_OPTIONS {
+            assert!(
+                *name == "tmpcopyup" || lookup(name).is_some(),
+                "{name} listed but not understood"
+            );
+        }
     }
 }
