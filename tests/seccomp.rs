@@ -224,6 +224,7 @@ fn notify_listener_answers_for_the_container() {
         "seccomp_notify",
         json!({"defaultAction": "SCMP_ACT_ALLOW",
                "listenerPath": sock, "listenerMetadata": "hello-agent",
+               "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_LOG"],
                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}),
     );
     let agent = std::thread::spawn(move || {

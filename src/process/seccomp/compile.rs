@@ -111,6 +111,9 @@ pub(super) fn plan(s: &LinuxSeccomp) -> Result<Plan> {
                 LinuxSeccompFilterFlag::SeccompFilterFlagLog => FilterFlags::LOG,
                 LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FilterFlags::SPEC_ALLOW,
                 LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FilterFlags::TSYNC,
+                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                    FilterFlags::WAIT_KILLABLE_RECV
+                }
             };
     }
     let mut rules: BTreeMap<Abi, BTreeMap<u32, Syscall>> = BTreeMap::new();

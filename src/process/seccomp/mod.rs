@@ -5,9 +5,9 @@
 //! ```no_run
 //! # fn main() -> testa::error::Result<()> {
 //! use testa::process::seccomp::{self, Filter};
-//! let (profile, extra) = seccomp::parse_profile(r#"{"defaultAction":"SCMP_ACT_ALLOW",
+//! let profile = seccomp::parse_profile(r#"{"defaultAction":"SCMP_ACT_ALLOW",
 //!     "syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#)?;
-//! let filter = Filter::compile(&profile)?.with_flags(extra); // cacheable, Clone
+//! let filter = Filter::compile(&profile)?; // cacheable, Clone
 //! println!("{} instructions", filter.instructions().len());
 //! // after prctl(PR_SET_NO_NEW_PRIVS) or with CAP_SYS_ADMIN:
 //! let listener = filter.install()?; // Some(fd) when the profile uses SCMP_ACT_NOTIFY
@@ -192,12 +192,11 @@ impl Filter {
 
     /// Parse ([`parse_profile`]) and compile an OCI `linux.seccomp` JSON object.
     pub fn compile_json(json: &str) -> Result<Filter> {
-        let (profile, extra) = parse_profile(json)?;
-        Ok(Filter::compile(&profile)?.with_flags(extra))
+        Filter::compile(&parse_profile(json)?)
     }
 
-    /// Add filter flags (e.g. [`FilterFlags::WAIT_KILLABLE_RECV`], which
-    /// oci-spec 0.8 cannot carry). TSYNC with NEW_LISTENER gets TSYNC_ESRCH.
+    /// Add filter flags beyond the profile's. TSYNC with NEW_LISTENER gets
+    /// TSYNC_ESRCH.
     pub fn with_flags(mut self, extra: FilterFlags) -> Filter {
         self.flags = self.flags | extra;
         if self

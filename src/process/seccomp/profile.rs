@@ -6,7 +6,7 @@ use oci_spec::runtime::LinuxSeccomp;
 use serde_json::{Map, Value};
 
 use super::arch;
-use super::FilterFlags;
+
 use crate::error::{Error, Result};
 
 const ACTIONS: &[&str] = &[
@@ -29,14 +29,14 @@ const OPS: &[&str] = &[
     "SCMP_CMP_GT",
     "SCMP_CMP_MASKED_EQ",
 ];
-const WAIT_KILLABLE: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
 const FLAGS: &[&str] = &[
     "SECCOMP_FILTER_FLAG_TSYNC",
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
-/// Architectures libseccomp knows but oci-spec 0.8 cannot hold; on x86_64 they
-/// never match, so they are dropped.
+/// Architectures libseccomp knows that never match on x86_64 and the
+/// generator has no table for; they are dropped.
 const UNREPRESENTABLE: &[&str] = &["SCMP_ARCH_LOONGARCH64"];
 
 fn known(field: String, v: &Value, names: &[&str], what: &str) -> Result<()> {
@@ -50,10 +50,7 @@ fn known(field: String, v: &Value, names: &[&str], what: &str) -> Result<()> {
 /// Parse an OCI `linux.seccomp` object. Unknown actions, operators,
 /// architectures and flags are reported naming the field
 /// (`linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"`).
-///
-/// Returns the profile and the filter flags oci-spec 0.8 cannot represent
-/// (`SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`), for [`super::Filter::with_flags`].
-pub fn parse_profile(json: &str) -> Result<(LinuxSeccomp, FilterFlags)> {
+pub fn parse_profile(json: &str) -> Result<LinuxSeccomp> {
     const F: &str = "linux.seccomp";
     let mut v: Value =
         serde_json::from_str(json).map_err(|e| Error::config(F, format!("invalid JSON: {e}")))?;
@@ -62,16 +59,9 @@ pub fn parse_profile(json: &str) -> Result<(LinuxSeccomp, FilterFlags)> {
         .ok_or_else(|| Error::config(F, "must be an object"))?;
     let default = obj.get("defaultAction").unwrap_or(&Value::Null);
     known(format!("{F}.defaultAction"), default, ACTIONS, "action")?;
-    let mut extra = FilterFlags::default();
-    if let Some(Value::Array(flags)) = obj.get_mut("flags") {
+    if let Some(Value::Array(flags)) = obj.get("flags") {
         for (i, f) in flags.iter().enumerate() {
-            if f.as_str() != Some(WAIT_KILLABLE) {
-                known(format!("{F}.flags[{i}]"), f, FLAGS, "flag")?;
-            }
-        }
-        if flags.iter().any(|f| f.as_str() == Some(WAIT_KILLABLE)) {
-            extra = FilterFlags::WAIT_KILLABLE_RECV;
-            flags.retain(|f| f.as_str() != Some(WAIT_KILLABLE));
+            known(format!("{F}.flags[{i}]"), f, FLAGS, "flag")?;
         }
     }
     if let Some(Value::Array(archs)) = obj.get_mut("architectures") {
@@ -109,7 +99,7 @@ pub fn parse_profile(json: &str) -> Result<(LinuxSeccomp, FilterFlags)> {
     }
     let profile = serde_path_to_error::deserialize(v)
         .map_err(|e| Error::config(format!("{F}.{}", e.path()), e.inner().to_string()))?;
-    Ok((profile, extra))
+    Ok(profile)
 }
 
 /// The host's kernel version (major, minor), from `uname`.
@@ -265,6 +255,6 @@ pub(super) fn from_docker_profile_for(
         syscalls.push(Value::Object(r));
     }
     out.insert("syscalls".into(), Value::Array(syscalls));
-    let (profile, _) = parse_profile(&Value::Object(out).to_string())?;
+    let profile = parse_profile(&Value::Object(out).to_string())?;
     Ok(profile)
 }

@@ -91,7 +91,7 @@ pub(super) fn compile(json: &str) -> Filter {
 }
 
 fn spec(json: &str) -> LinuxSeccomp {
-    parse_profile(json).unwrap().0
+    parse_profile(json).unwrap()
 }
 
 /// Verdict for `name` on `abi` with `args`.
