@@ -28,13 +28,20 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod host;
+pub mod image;
+
+pub use fixtures::*;
+pub use host::*;
+
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::os::fd::RawFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -130,201 +137,6 @@ pub struct Ctx {
     extra_ids: std::cell::RefCell<Vec<String>>,
     host_mounts_before: Vec<String>,
     cmd_counter: AtomicUsize,
-}
-
-pub fn busybox_path() -> PathBuf {
-    let p = PathBuf::from("/bin/busybox");
-    if !p.exists() {
-        panic!("/bin/busybox is missing: apt-get install -y busybox-static (the tests' container payload)");
-    }
-    p
-}
-
-fn busybox_applets() -> Vec<String> {
-    let out = Command::new(busybox_path())
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    assert!(out.status.success(), "busybox --list failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty() && l != "busybox" && !l.contains('/'))
-        .collect()
-}
-
-/// What `runc spec` emits, with `terminal: false`.
-pub fn default_config() -> Value {
-    json!({
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["sh"],
-            "env": [
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "TERM=xterm"
-            ],
-            "cwd": "/",
-            "capabilities": {
-                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-            },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "runc",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [
-                {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                {"type": "uts"}, {"type": "mount"}
-            ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-            ],
-            "readonlyPaths": [
-                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
-            ]
-        }
-    })
-}
-
-/// Mount points (5th field of mountinfo) of the host mount namespace.
-pub fn host_mounts() -> Vec<String> {
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .map(|s| s.to_string())
-        .collect()
-}
-
-fn mount_point(line: &str) -> String {
-    unescape_mountinfo(line.split(' ').nth(4).unwrap_or(""))
-}
-
-fn unescape_mountinfo(s: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as \ooo
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
-                .ok()
-                .and_then(|t| u8::from_str_radix(t, 8).ok())
-            {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Mount points in the host mount ns at or below `dir`.
-pub fn mounts_under(dir: &Path) -> Vec<String> {
-    let d = dir.to_string_lossy().to_string();
-    host_mounts()
-        .iter()
-        .map(|l| mount_point(l))
-        .filter(|m| m == &d || m.starts_with(&format!("{d}/")))
-        .collect()
-}
-
-/// Pids of processes whose root directory is `rootfs` (dev+ino), i.e. processes
-/// living inside that container, or whose command line mentions `needle`.
-pub fn procs_in(rootfs: &Path, needle: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let want = fs::metadata(rootfs).ok().map(|m| (m.dev(), m.ino()));
-    let mut v = Vec::new();
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let p = e.path();
-        if let (Some(w), Ok(m)) = (want, fs::metadata(p.join("root"))) {
-            if (m.dev(), m.ino()) == w {
-                v.push(pid);
-                continue;
-            }
-        }
-        if !needle.is_empty() {
-            if let Ok(c) = fs::read(p.join("cmdline")) {
-                let c = String::from_utf8_lossy(&c).replace('\0', " ");
-                if c.contains(needle) {
-                    v.push(pid);
-                }
-            }
-        }
-    }
-    v
-}
-
-/// cgroup directories named `id` below /sys/fs/cgroup (depth-limited walk).
-pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
-    fn walk(d: &Path, id: &str, depth: usize, out: &mut Vec<PathBuf>) {
-        if depth == 0 {
-            return;
-        }
-        let Ok(rd) = fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let Ok(ft) = e.file_type() else { continue };
-            if !ft.is_dir() {
-                continue;
-            }
-            let p = e.path();
-            if e.file_name().to_string_lossy().contains(id) {
-                out.push(p.clone());
-            }
-            walk(&p, id, depth - 1, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), id, 5, &mut out);
-    out
-}
-
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if t.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Assert that a testa error message names the offending field or file.
@@ -813,48 +625,7 @@ pub fn cap_number(name: &str) -> u32 {
         .unwrap_or_else(|| panic!("unknown cap {name}")) as u32
 }
 
-/// Add a bind mount to the config.
-pub fn bind_mount(src: &Path, dst: &str, opts: &[&str]) -> Value {
-    let mut o: Vec<&str> = vec!["rbind"];
-    o.extend_from_slice(opts);
-    json!({"destination": dst, "type": "bind", "source": src.to_string_lossy(), "options": o})
-}
-
-/// Remove a namespace type from linux.namespaces.
-pub fn remove_ns(c: &mut Value, kind: &str) {
-    if let Some(a) = c["linux"]["namespaces"].as_array_mut() {
-        a.retain(|n| n["type"] != kind);
-    }
-}
-
-pub fn add_ns(c: &mut Value, ns: Value) {
-    let kind = ns["type"].clone();
-    let a = c["linux"]["namespaces"].as_array_mut().unwrap();
-    a.retain(|n| n["type"] != kind);
-    a.push(ns);
-}
-
 /// Read the file at `p` to a string, or empty.
 pub fn read(p: impl AsRef<Path>) -> String {
     fs::read_to_string(p).unwrap_or_default()
-}
-
-/// The syscall probe (`tests/probe/syscall.c`), built static with gcc once
-/// per test process, copied into `rootfs/bin/syscall`.
-pub fn install_probe(rootfs: &Path) {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let bin = BUILT.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/syscall.c");
-        let out = PathBuf::from(format!("/tmp/testa-it/probe-{}", std::process::id()));
-        fs::create_dir_all("/tmp/testa-it").unwrap();
-        let st = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .expect("gcc (the probe is built with gcc -static)");
-        assert!(st.success(), "building the syscall probe failed");
-        out
-    });
-    fs::copy(bin, rootfs.join("bin/syscall")).expect("copy the probe");
 }
