@@ -14,22 +14,10 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, pipe, read, write, ForkResult};
-use testa::process::seccomp::{from_docker_profile, Filter};
+use testa::process::seccomp::{
+    from_docker_profile, Filter, PODMAN_DEFAULT_CAPS, PODMAN_PROFILE_PATH,
+};
 
-const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
-const CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
 /// A small allow-list with argument rules, for hosts without podman's profile.
 const FALLBACK: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,
   "archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]}],
@@ -40,8 +28,8 @@ const FALLBACK: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38
    {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#;
 
 fn profile_json() -> String {
-    std::fs::read_to_string(PODMAN_PROFILE).unwrap_or_else(|_| {
-        eprintln!("{PODMAN_PROFILE} not installed: using the built-in fallback profile");
+    std::fs::read_to_string(PODMAN_PROFILE_PATH).unwrap_or_else(|_| {
+        eprintln!("{PODMAN_PROFILE_PATH} not installed: using the built-in fallback profile");
         FALLBACK.to_string()
     })
 }
@@ -82,12 +70,12 @@ fn syscall_loop(iters: u64, nr: libc::c_long, arg0: libc::c_ulong) -> u64 {
 
 fn seccomp(c: &mut Criterion) {
     let json = profile_json();
-    let spec = from_docker_profile(&json, CAPS, "amd64").expect("profile");
+    let spec = from_docker_profile(&json, PODMAN_DEFAULT_CAPS, "amd64").expect("profile");
     let filter = Filter::compile(&spec).expect("compile");
     eprintln!("filter: {} instructions", filter.instructions().len());
     let mut g = c.benchmark_group("seccomp");
     g.bench_function("render docker profile", |b| {
-        b.iter(|| from_docker_profile(black_box(&json), CAPS, "amd64").unwrap())
+        b.iter(|| from_docker_profile(black_box(&json), PODMAN_DEFAULT_CAPS, "amd64").unwrap())
     });
     g.bench_function("compile", |b| {
         b.iter(|| Filter::compile(black_box(&spec)).unwrap())

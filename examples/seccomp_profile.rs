@@ -7,30 +7,16 @@
 
 use std::time::Instant;
 
-use testa::process::seccomp::{from_docker_profile, Filter};
-
-const PODMAN_CAPS: [&str; 11] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
+use testa::process::seccomp::{
+    from_docker_profile, Filter, PODMAN_DEFAULT_CAPS, PODMAN_PROFILE_PATH,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
+    let path = args.next().unwrap_or_else(|| PODMAN_PROFILE_PATH.into());
     let caps: Vec<String> = args.collect();
     let caps: Vec<&str> = if caps.is_empty() {
-        PODMAN_CAPS.to_vec()
+        PODMAN_DEFAULT_CAPS.to_vec()
     } else {
         caps.iter().map(String::as_str).collect()
     };

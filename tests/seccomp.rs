@@ -9,30 +9,14 @@ use serde_json::{json, Value};
 use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-
-const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
-/// podman 4.3's default capabilities (containers.conf), which the
-/// container gets and the profile is rendered for.
-const PODMAN_CAPS: [&str; 11] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
+use testa::process::seccomp::{PODMAN_DEFAULT_CAPS, PODMAN_PROFILE_PATH};
 
 /// podman's default profile rendered for podman's default capabilities.
 fn podman_profile() -> Option<Value> {
-    let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
-        panic!("{PODMAN_PROFILE} missing: apt-get install -y golang-github-containers-common");
+    let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE_PATH) else {
+        panic!("{PODMAN_PROFILE_PATH} missing: apt-get install -y golang-github-containers-common");
     };
-    let s = testa::process::seccomp::from_docker_profile(&text, &PODMAN_CAPS, "amd64")
+    let s = testa::process::seccomp::from_docker_profile(&text, PODMAN_DEFAULT_CAPS, "amd64")
         .expect("render podman's profile");
     Some(serde_json::to_value(s).unwrap())
 }
@@ -73,7 +57,7 @@ fn podman_default_profile_enforced() {
     .expect("a syscall podman's profile leaves out");
     let mut c = with_probe("seccomp_podman", profile);
     c.config(|cfg| {
-        let caps = json!(PODMAN_CAPS);
+        let caps = json!(PODMAN_DEFAULT_CAPS);
         cfg["process"]["capabilities"] =
             json!({"bounding": caps, "effective": caps, "permitted": caps});
     });

@@ -3,7 +3,7 @@
 
 mod attributes;
 mod channel;
-mod clone;
+pub(crate) mod clone;
 pub mod console;
 pub(crate) mod enter;
 mod exec;

@@ -160,48 +160,19 @@ impl Drop for Live {
     }
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// clone3(CLONE_INTO_CGROUP) a child running `body` (async-signal-safe
-/// calls only: the test harness is multi-threaded).
+/// Clone a child straight into `cg` (the runtime's own `clone3` wrapper)
+/// running `body` (async-signal-safe calls only: the test harness is
+/// multi-threaded).
 fn spawn_into(cg: BorrowedFd, body: fn() -> i32) -> Pid {
-    let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cg.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: without CLONE_VM and a stack this is a fork; the child only
-    // runs `body` and _exit.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if r == 0 {
+    use crate::process::clone::{fork_with, Forked};
+    match fork_with(0, Some(cg.as_raw_fd())).expect("clone3") {
         // SAFETY: leaving the child without unwinding or running atexit.
-        unsafe { libc::_exit(body()) }
+        Forked::Child => unsafe { libc::_exit(body()) },
+        Forked::Parent { pid, in_cgroup, .. } => {
+            assert!(in_cgroup, "clone3 without CLONE_INTO_CGROUP");
+            pid
+        }
     }
-    assert!(r > 0, "clone3: {}", std::io::Error::last_os_error());
-    Pid::from_raw(r as i32)
 }
 
 fn sleeper() -> i32 {

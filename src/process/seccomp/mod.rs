@@ -77,7 +77,7 @@ use crate::error::{Error, Result};
 pub use arch::Abi;
 pub use bpf::MAX_INSNS;
 pub use install::{notify_receive, notify_respond, send_listener};
-pub use profile::{from_docker_profile, parse_profile};
+pub use profile::{from_docker_profile, parse_profile, PODMAN_DEFAULT_CAPS, PODMAN_PROFILE_PATH};
 
 /// `SECCOMP_FILTER_FLAG_*` bits passed to `seccomp(SECCOMP_SET_MODE_FILTER)`.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]

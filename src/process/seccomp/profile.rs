@@ -127,6 +127,26 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Where Debian's podman finds its default profile
+/// (package `golang-github-containers-common`).
+pub const PODMAN_PROFILE_PATH: &str = "/usr/share/containers/seccomp.json";
+
+/// The capabilities podman 4 gives a container by default (containers.conf),
+/// which its default profile is rendered for.
+pub const PODMAN_DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
 /// Render a profile in Docker's format (`defaultAction`, `archMap`, `syscalls[]`
 /// with `includes`/`excludes` by `caps`, `arches` and `minKernel`) into OCI
 /// `linux.seccomp`, as podman (containers-common `seccomp.LoadProfile`) and

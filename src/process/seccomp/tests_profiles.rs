@@ -4,32 +4,15 @@
 use super::tests::{a0, call, errno, validate, x64, ALLOW};
 use super::*;
 
-const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
-
-/// podman's default capabilities.
-const PODMAN_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
-
 #[test]
 fn podman_default_profile() {
-    let Ok(json) = std::fs::read_to_string(PODMAN_PROFILE) else {
+    let Ok(json) = std::fs::read_to_string(PODMAN_PROFILE_PATH) else {
         println!(
-            "SKIP: {PODMAN_PROFILE} missing (apt-get install golang-github-containers-common)"
+            "SKIP: {PODMAN_PROFILE_PATH} missing (apt-get install golang-github-containers-common)"
         );
         return;
     };
-    let s = from_docker_profile(&json, PODMAN_CAPS, "amd64").unwrap();
+    let s = from_docker_profile(&json, PODMAN_DEFAULT_CAPS, "amd64").unwrap();
     let t = std::time::Instant::now();
     let f = Filter::compile(&s).unwrap();
     println!(
@@ -67,7 +50,7 @@ fn podman_default_profile() {
         }
     }
     // With CAP_SYS_ADMIN the bpf rule flips.
-    let mut caps = PODMAN_CAPS.to_vec();
+    let mut caps = PODMAN_DEFAULT_CAPS.to_vec();
     caps.push("CAP_SYS_ADMIN");
     let f = Filter::compile(&from_docker_profile(&json, &caps, "amd64").unwrap()).unwrap();
     assert_eq!(x64(&f, "bpf", z), ALLOW);
