@@ -40,6 +40,7 @@ done
 echo "== examples"
 cargo run --quiet --example namespaces
 cargo run --quiet --example busybox
+cargo run --quiet --example oci_image
 echo "== end to end: containerd (ctr) and podman driving testa"
 tests/e2e/run.sh
 echo "== all green"
