@@ -1,8 +1,10 @@
 //! The library API as an embedder sees it (no CLI).
 
+mod common;
+
 use std::path::PathBuf;
 
-use testa::container::{validate_id, CreateOptions, Runtime, RuntimeOptions};
+use testa::container::{validate_id, CreateOptions, Runtime, RuntimeOptions, Status};
 
 fn scratch(name: &str) -> PathBuf {
     let p = PathBuf::from(format!("/tmp/testa-lib-{name}-{}", std::process::id()));
@@ -33,7 +35,7 @@ fn create_from_threaded_caller_is_refused_cleanly() {
     let err = rt
         .create("c1", &base.join("bundle"), CreateOptions::default())
         .unwrap_err();
-    assert!(err.to_string().contains("threads"), "{err}");
+    assert!(err.to_string().contains("multi-threaded"), "{err}");
     assert_eq!(std::fs::read_dir(rt.root()).unwrap().count(), 0);
     std::fs::remove_dir_all(&base).unwrap();
 }
@@ -60,4 +62,37 @@ fn ids_are_checked_like_runc() {
             "{bad:?}: {e}"
         );
     }
+}
+
+/// With a helper binary, a multi-threaded caller (this test process) gets
+/// its container: created by the helper, then driven through the library.
+#[test]
+fn threaded_caller_creates_through_the_helper() {
+    let mut c = common::Ctx::new("lib_helper");
+    c.set_args(&["sleep", "100"]);
+    let mut opts = RuntimeOptions::default();
+    opts.root = c.root.clone();
+    opts.helper = Some(common::bin());
+    let rt = Runtime::new(opts).unwrap();
+    let mut create = CreateOptions::default();
+    create.pid_file = Some(c.dir.join("pid"));
+    let ctr = rt
+        .create(&c.id, &c.bundle, create)
+        .expect("create through the helper");
+    assert_eq!(ctr.status(), Status::Created);
+    assert_eq!(
+        common::read(c.dir.join("pid")).trim(),
+        ctr.pid().to_string()
+    );
+    ctr.start().unwrap();
+    assert_eq!(ctr.status(), Status::Running);
+    assert!(ctr.wait().is_err(), "not our child: wait must refuse");
+    ctr.delete(true).unwrap();
+    // and a bad config is reported with the helper's error line
+    c.set_args(&[]);
+    let err = rt
+        .create(&c.id, &c.bundle, CreateOptions::default())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "process.args: must not be empty");
+    c.assert_no_leaks();
 }

@@ -67,7 +67,20 @@ impl Runtime {
         with_fifo: bool,
     ) -> Result<Container> {
         let dir = self.dir(id)?;
-        refuse_threaded_caller()?;
+        if caller_is_threaded() {
+            return match &self.helper {
+                Some(helper) if with_fifo => self.create_via_helper(helper, id, bundle, spec, opts),
+                _ => Err(Error::Other(format!(
+                    "create: the calling process is multi-threaded; containers can only be \
+                     cloned from a single-threaded process{}",
+                    if with_fifo {
+                        " (set RuntimeOptions::helper to the testa binary)"
+                    } else {
+                        " (use create and start with RuntimeOptions::helper)"
+                    }
+                ))),
+            };
+        }
         if opts.listen_fds > 0 {
             add_listen_env(&mut spec, opts.listen_fds);
         }
@@ -132,19 +145,12 @@ fn prepare_cgroup(plan: &mut Plan) -> Result<()> {
 
 /// The init is cloned from the calling process and runs Rust code until it
 /// execs. In a multi-threaded caller another thread may hold a lock (malloc,
-/// the environment) at the clone, and the child would deadlock on it; so
-/// only single-threaded callers (the CLI, most tools) take this path.
-fn refuse_threaded_caller() -> Result<()> {
-    let threads = std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(1);
-    if threads > 1 {
-        return Err(Error::Other(format!(
-            "create: the calling process has {threads} threads; containers can only be \
-             created from a single-threaded process (run the testa binary from threaded programs)"
-        )));
-    }
-    Ok(())
+/// the environment) at the clone, and the child would deadlock on it; such
+/// callers go through the helper binary instead (see `helper.rs`).
+fn caller_is_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count() > 1)
+        .unwrap_or(false)
 }
 
 fn canonical_bundle(bundle: &Path) -> Result<PathBuf> {

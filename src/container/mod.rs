@@ -15,12 +15,14 @@ mod cgroup;
 mod create;
 mod delete;
 mod exec;
+mod helper;
 mod kill;
 mod lock;
 mod pause;
 pub(crate) mod plan;
 mod start;
 pub use exec::{ExecOptions, ExecProcess};
+pub use helper::serve_helper_request;
 pub use kill::parse_signal;
 pub use start::Warnings;
 pub(crate) mod state;
@@ -44,18 +46,26 @@ pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 pub struct RuntimeOptions {
     /// Directory holding one state directory per container (runc's `--root`).
     pub root: PathBuf,
+    /// The `testa` binary. A multi-threaded caller (a tokio server, say)
+    /// cannot clone the container init itself (another thread may hold a
+    /// lock the child needs); with a helper, [`Runtime::create`] runs it
+    /// (fork + exec is safe anywhere) and the helper takes the direct path.
+    /// Such a container is not the caller's child: [`Container::wait`] is
+    /// not available for it (its status is).
+    pub helper: Option<PathBuf>,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             root: PathBuf::from("/run/testa"),
+            helper: None,
         }
     }
 }
 
 /// Options of [`Runtime::create`] and [`Runtime::run`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateOptions {
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (runc's `--no-pivot`).
@@ -81,6 +91,7 @@ pub struct CreateOptions {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     root: PathBuf,
+    helper: Option<PathBuf>,
 }
 
 /// A container known to a [`Runtime`].
@@ -137,7 +148,10 @@ impl Runtime {
             .root
             .canonicalize()
             .step(|| format!("canonicalize({:?})", opts.root))?;
-        Ok(Runtime { root })
+        Ok(Runtime {
+            root,
+            helper: opts.helper,
+        })
     }
 
     /// The state root.

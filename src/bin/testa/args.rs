@@ -129,6 +129,13 @@ pub enum Command {
     },
     /// Show the features this runtime supports (runtime-spec features JSON)
     Features,
+    /// Create the container a library caller describes in FILE (the helper
+    /// of multi-threaded embedders)
+    #[command(hide = true)]
+    CreateFromFile {
+        /// The request (JSON)
+        file: PathBuf,
+    },
     /// Execute a new process inside a running container
     Exec(ExecArgs),
     /// Suspend every process of the container

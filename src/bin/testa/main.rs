@@ -114,6 +114,7 @@ fn dispatch(cli: Cli, log: &Logger) -> Result<u8, Error> {
         },
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
         Command::Exec(a) => return exec::exec(&rt, &a, log),
+        Command::CreateFromFile { file } => testa::container::serve_helper_request(&rt, &file)?,
         Command::Pause { id } => rt.load(&id)?.pause()?,
         Command::Resume { id } => rt.load(&id)?.resume()?,
         Command::Update(a) => {
