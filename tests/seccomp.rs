@@ -6,8 +6,8 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use testa::process::seccomp::{PODMAN_DEFAULT_CAPS, PODMAN_PROFILE_PATH};
 
@@ -198,7 +198,6 @@ fn filter_without_no_new_privs() {
 /// test answers the container's getppid with 4242.
 #[test]
 fn notify_listener_answers_for_the_container() {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let dir = std::path::PathBuf::from(format!("/tmp/testa-it/notify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("listener.sock");
@@ -212,29 +211,8 @@ fn notify_listener_answers_for_the_container() {
                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}),
     );
     let agent = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                ControlMessageOwned::ScmRights(f) => f.first().copied(),
-                _ => None,
-            })
-            .expect("listener fd");
-        let n = msg.bytes;
-        let state: Value = serde_json::from_slice(&buf[..n]).expect("state JSON");
-        // SAFETY: the fd came to us in SCM_RIGHTS.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (fd, payload) = receive_fd(&listener);
+        let state: Value = serde_json::from_slice(&payload).expect("state JSON");
         let req = testa::process::seccomp::notify_receive(fd.as_fd()).unwrap();
         testa::process::seccomp::notify_respond(fd.as_fd(), req.id, 4242, 0).unwrap();
         (state, req.data.nr)

@@ -6,38 +6,15 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
-use std::io::{IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
-/// Accept one connection on `listener` and take the fd and payload runc
-/// sends: one `sendmsg` with SCM_RIGHTS.
+/// The pty master and the name runc sends with it.
 fn receive_master(listener: &UnixListener) -> (OwnedFd, String) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (conn, _) = listener.accept().expect("accept console socket");
-    let mut buf = [0u8; 256];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg");
-    let fd = msg
-        .cmsgs()
-        .unwrap()
-        .find_map(|c| match c {
-            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-            _ => None,
-        })
-        .expect("an fd in SCM_RIGHTS");
-    let n = msg.bytes;
-    let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-    // SAFETY: the kernel gave us this fd.
-    (unsafe { OwnedFd::from_raw_fd(fd) }, name)
+    let (fd, payload) = receive_fd(listener);
+    (fd, String::from_utf8_lossy(&payload).into_owned())
 }
 
 /// Read from the master until `want` shows up (or time runs out).
