@@ -37,7 +37,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 pub mod layers;
-mod mountinfo;
+pub(crate) mod mountinfo;
 mod mounts;
 mod options;
 pub mod overlay;

@@ -41,48 +41,16 @@ struct CgroupMount {
     options: Vec<String>,
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            if let Some(v) = s
-                .get(i + 1..i + 4)
-                .and_then(|o| u8::from_str_radix(o, 8).ok())
-            {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The `cgroup` and `cgroup2` lines of a mountinfo text, in order.
 fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let sep = fields.iter().position(|f| *f == "-")?;
-            if sep < 5 || fields.len() < sep + 4 {
-                return None;
-            }
-            let fstype = fields[sep + 1];
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            Some(CgroupMount {
-                fstype: fstype.to_string(),
-                root: PathBuf::from(unescape(fields[3])),
-                mountpoint: PathBuf::from(unescape(fields[4])),
-                options: fields[sep + 3].split(',').map(String::from).collect(),
-            })
+    crate::rootfs::mountinfo::parse(mountinfo)
+        .into_iter()
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| CgroupMount {
+            options: m.super_options.split(',').map(String::from).collect(),
+            fstype: m.fstype,
+            root: m.root,
+            mountpoint: m.mount_point,
         })
         .collect()
 }
@@ -235,8 +203,10 @@ mod tests {
 
     #[test]
     fn escaped_mount_points_are_decoded() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/x\\"), "/x\\");
+        let mi = "30 25 0:27 / /sys/fs/cgroup/a\\040b rw - cgroup cgroup rw,pids\n";
+        assert_eq!(
+            cgroup_mounts(mi)[0].mountpoint,
+            PathBuf::from("/sys/fs/cgroup/a b")
+        );
     }
 }
