@@ -86,7 +86,8 @@ pub trait Manager: std::fmt::Debug {
     /// `resources` can be honoured here; the error names the field and the
     /// missing controller or file.
     fn validate(&self, resources: &LinuxResources) -> Result<()>;
-    /// Write every set field of `resources` (at create and at `update`).
+    /// Write every set field of `resources` (at create and at `update`);
+    /// call [`Manager::validate`] first (the runtime does, before any fork).
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
     /// Freeze every process, returning once the kernel reports it frozen.
     fn freeze(&self) -> Result<()>;

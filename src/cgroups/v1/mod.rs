@@ -252,7 +252,6 @@ impl super::Manager for Manager {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        self.validate(r)?;
         if let Some(d) = self.open("cpuset")? {
             cpuset::apply(&d, r)?;
         }
