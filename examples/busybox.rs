@@ -54,6 +54,9 @@ fn build_bundle(dir: &Path, args: &[String]) -> std::io::Result<()> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The container must never reach this program's own binary (CVE-2019-5736):
+    // run from a sealed view of it before any container is made.
+    testa::process::exeseal::reexec_sealed()?;
     if !Path::new("/bin/busybox").exists() {
         return Err("/bin/busybox missing: apt-get install -y busybox-static".into());
     }

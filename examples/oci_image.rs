@@ -120,6 +120,9 @@ fn base_spec() -> Result<Spec, serde_json::Error> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The container must never reach this program's own binary (CVE-2019-5736):
+    // run from a sealed view of it before any container is made.
+    testa::process::exeseal::reexec_sealed()?;
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let cmd: Vec<String> = match args.iter().position(|a| a == "--") {
         Some(i) => {

@@ -81,6 +81,7 @@ impl Runtime {
                 ))),
             };
         }
+        crate::process::exeseal::require_sealed("create")?;
         if opts.listen_fds > 0 {
             add_listen_env(&mut spec, opts.listen_fds);
         }

@@ -80,6 +80,7 @@ impl Container {
             Status::Paused => return Err(Error::State("cannot exec in a paused container".into())),
             _ => {}
         }
+        crate::process::exeseal::require_sealed("exec")?;
         let plan = ProcessPlan::from_process(process)?;
         let cgroup = self.cgroup()?;
         let (seccomp, listener) = super::plan::seccomp_of(&self.state.spec)?;

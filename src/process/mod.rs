@@ -7,6 +7,7 @@ pub(crate) mod clone;
 pub mod console;
 pub(crate) mod enter;
 mod exec;
+pub mod exeseal;
 mod fds;
 mod hooks;
 mod identity;

@@ -109,18 +109,23 @@ pub fn add_ns(c: &mut Value, ns: Value) {
 /// per test process, copied into `rootfs/bin/syscall`.
 pub fn install_probe(rootfs: &Path) {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let bin = BUILT.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/syscall.c");
-        let out = PathBuf::from(format!("/tmp/testa-it/probe-{}", std::process::id()));
-        fs::create_dir_all("/tmp/testa-it").unwrap();
-        let st = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .expect("gcc (the probe is built with gcc -static)");
-        assert!(st.success(), "building the syscall probe failed");
-        out
-    });
+    let bin = BUILT.get_or_init(|| build_probe("syscall", &["-static", "-O2"]));
     fs::copy(bin, rootfs.join("bin/syscall")).expect("copy the probe");
+}
+
+/// Build `tests/probe/NAME.c` with gcc and `flags`; returns the binary's path
+/// (under /tmp/testa-it, unique to this test process).
+pub fn build_probe(name: &str, flags: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/probe/{name}.c"));
+    let out = PathBuf::from(format!("/tmp/testa-it/{name}-{}", std::process::id()));
+    fs::create_dir_all("/tmp/testa-it").unwrap();
+    let st = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("gcc (test probes are built with gcc)");
+    assert!(st.success(), "building tests/probe/{name}.c failed");
+    out
 }

@@ -137,6 +137,9 @@ pub struct Ctx {
     extra_ids: std::cell::RefCell<Vec<String>>,
     host_mounts_before: Vec<String>,
     cmd_counter: AtomicUsize,
+    /// The runtime binary this context runs ([`bin`] unless a test points it at a
+    /// copy, e.g. one a container will attack).
+    pub bin: PathBuf,
 }
 
 /// Assert that a testa error message names the offending field or file.
@@ -207,6 +210,7 @@ impl Ctx {
             extra_ids: Default::default(),
             host_mounts_before: host_mounts(),
             cmd_counter: AtomicUsize::new(0),
+            bin: bin(),
         };
         ctx.build_rootfs();
         ctx.write_config();
@@ -290,14 +294,14 @@ impl Ctx {
         let out_f = fs::File::create(&out_p).unwrap();
         let err_f = fs::File::create(&err_p).unwrap();
         let mut cmd = match opts.listen_fds {
-            None => Command::new(bin()),
+            None => Command::new(&self.bin),
             Some(n) => {
                 let mut c = Command::new("/bin/sh");
                 c.arg("-c")
                     .arg(format!(
                         "export LISTEN_FDS={n} LISTEN_PID=$$; exec \"$0\" \"$@\""
                     ))
-                    .arg(bin());
+                    .arg(&self.bin);
                 c
             }
         };
@@ -331,7 +335,7 @@ impl Ctx {
         }
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", bin()));
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.bin));
         let timeout = opts.timeout.unwrap_or(CMD_TIMEOUT);
         let t = Instant::now();
         let status = loop {
@@ -343,7 +347,7 @@ impl Ctx {
                 let _ = child.wait();
                 panic!(
                     "`{} {}` did not finish within {:?}; stderr so far: {}",
-                    bin().display(),
+                    self.bin.display(),
                     args.join(" "),
                     timeout,
                     fs::read_to_string(&err_p).unwrap_or_default()

@@ -26,7 +26,21 @@ fn main() -> ExitCode {
         cli.log_format == LogFormat::Json,
         cli.debug,
     );
-    match dispatch(cli, &log) {
+    // Commands that clone processes into a container run from a sealed view of
+    // this binary, so the container can never write to it (CVE-2019-5736).
+    let clones = matches!(
+        cli.command,
+        Command::Create(_)
+            | Command::Run { .. }
+            | Command::Exec(_)
+            | Command::CreateFromFile { .. }
+    );
+    let sealed = if clones {
+        testa::process::exeseal::reexec_sealed()
+    } else {
+        Ok(())
+    };
+    match sealed.and_then(|()| dispatch(cli, &log)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             log.error(&e.to_string());
