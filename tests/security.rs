@@ -170,3 +170,139 @@ done
     attack.assert_blocked();
     ctx.rt(&["delete", "--force", &ctx.id]).assert_ok("delete");
 }
+
+/// Mount points of a process's mount namespace, as seen from the host.
+fn mount_points_of(pid: i64) -> Vec<String> {
+    read(format!("/proc/{pid}/mountinfo"))
+        .lines()
+        .map(|l| l.split(' ').nth(4).unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The image's `/proc` is a symlink (CVE-2025-52881 class): procfs would land
+/// wherever it points, and every `/proc` rule be judged on a path that is not
+/// `/proc` (a volume whose image path links to `/proc/1` could then cover the
+/// procfs files the runtime later mounts through). procfs must go onto an
+/// ordinary directory, as runc requires.
+#[test]
+fn proc_on_an_image_symlink_is_refused() {
+    let mut ctx = Ctx::new("proc_symlink");
+    fs::remove_dir(ctx.rootfs.join("proc")).unwrap();
+    fs::create_dir(ctx.rootfs.join("evil")).unwrap();
+    std::os::unix::fs::symlink("/evil", ctx.rootfs.join("proc")).unwrap();
+    std::os::unix::fs::symlink("/proc/1", ctx.rootfs.join("data")).unwrap();
+    let volume = ctx.scratch("volume");
+    fs::create_dir(volume.join("fd")).unwrap();
+    for n in 0..64 {
+        std::os::unix::fs::symlink("/etc/hosts", volume.join(format!("fd/{n}"))).unwrap();
+    }
+    let bind = bind_mount(&volume, "/data", &["rw"]);
+    ctx.config(|c| c["mounts"].as_array_mut().unwrap().push(bind));
+    let out = ctx.create();
+    out.assert_fail("create with /proc a symlink");
+    expect_one_line_error(&out);
+    assert!(
+        out.stderr.contains("must be mounted on ordinary directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(fs::read_dir(ctx.rootfs.join("evil"))
+        .unwrap()
+        .next()
+        .is_none());
+    ctx.assert_no_leaks();
+}
+
+/// The config mounts no procfs, and the image's `/proc` is a fake tree whose
+/// `self/fd/N` all link to an image file. After the pivot, the runtime must not
+/// resolve anything through it: masks and read-only paths land on the image's
+/// `/proc/kcore` and `/proc/sys` (not where the links point), sysctls reach the
+/// kernel, `oom_score_adj` the real process, and the exec FIFO is the real FIFO
+/// (its start byte must not land in the link's target).
+#[test]
+fn a_fake_proc_in_the_image_redirects_nothing() {
+    let mut ctx = Ctx::new("fake_proc");
+    let result = ctx.scratch("result");
+    let p = ctx.rootfs.join("proc");
+    fs::create_dir_all(p.join("sys/kernel")).unwrap();
+    fs::create_dir_all(p.join("self/fd")).unwrap();
+    fs::write(p.join("kcore"), "fake kcore").unwrap();
+    fs::write(p.join("sys/kernel/hostname"), "fake").unwrap();
+    fs::write(p.join("self/oom_score_adj"), "fake").unwrap();
+    for n in 0..256 {
+        std::os::unix::fs::symlink("/etc/target", p.join(format!("self/fd/{n}"))).unwrap();
+    }
+    fs::write(ctx.rootfs.join("etc/target"), "target").unwrap();
+    let bind = bind_mount(&result, "/result", &["rw"]);
+    ctx.config(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["type"] != "proc");
+        mounts.push(bind);
+        c["linux"]["sysctl"] = json!({"kernel.hostname": "via-sysctl"});
+        c["process"]["oomScoreAdj"] = json!(123);
+    });
+    ctx.set_sh("hostname > /result/hostname; sleep 60");
+    ctx.create().assert_ok("create");
+    ctx.start().assert_ok("start");
+    let out = result.join("hostname");
+    assert!(
+        wait_until(Duration::from_secs(10), || out.exists()),
+        "the container never ran"
+    );
+    assert_eq!(
+        read(&out).trim(),
+        "via-sysctl",
+        "the sysctl was not applied"
+    );
+    assert_eq!(read(p.join("sys/kernel/hostname")), "fake");
+    assert_eq!(read(p.join("self/oom_score_adj")), "fake");
+    assert_eq!(read(ctx.rootfs.join("etc/target")), "target");
+    let pid = ctx.state()["pid"].as_i64().unwrap();
+    assert_eq!(read(format!("/proc/{pid}/oom_score_adj")).trim(), "123");
+    let points = mount_points_of(pid);
+    for want in ["/proc/kcore", "/proc/sys"] {
+        assert!(
+            points.iter().any(|m| m == want),
+            "{want} not mounted: {points:?}"
+        );
+    }
+    assert!(
+        !points.iter().any(|m| m == "/etc/target"),
+        "a mount landed on the link's target: {points:?}"
+    );
+    ctx.rt(&["delete", "--force", &ctx.id]).assert_ok("delete");
+}
+
+/// The image's `/dev/console` is a symlink (CVE-2025-52565 class) and the config
+/// brings no `/dev` tmpfs: the console must not be mounted where it points.
+#[test]
+fn console_on_an_image_symlink_is_refused() {
+    let mut ctx = Ctx::new("console_symlink");
+    fs::write(ctx.rootfs.join("etc/console-target"), "target").unwrap();
+    std::os::unix::fs::symlink("/etc/console-target", ctx.rootfs.join("dev/console")).unwrap();
+    ctx.config(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+        c["process"]["terminal"] = json!(true);
+    });
+    ctx.set_args(&["sleep", "60"]);
+    let sock = ctx.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let b = ctx.bundle_s();
+    let s = sock.to_string_lossy().into_owned();
+    let out = ctx.rt(&["create", "--bundle", &b, "--console-socket", &s, &ctx.id]);
+    if out.ok() {
+        let pid = ctx.state()["pid"].as_i64().unwrap();
+        let points = mount_points_of(pid);
+        ctx.rt(&["delete", "--force", &ctx.id]).assert_ok("delete");
+        panic!("create took a symlinked /dev/console; mounts: {points:?}");
+    }
+    drop(receiver);
+    expect_one_line_error(&out);
+    assert!(out.stderr.contains("/dev/console"), "{}", out.stderr);
+    assert_eq!(read(ctx.rootfs.join("etc/console-target")), "target");
+    ctx.assert_no_leaks();
+}

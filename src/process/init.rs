@@ -121,6 +121,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     // (CVE-2019-5736). execve resets the flag for the container's program.
     nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     die_with_parent(ctx.runtime_pid)?;
+    // Every procfs file from here on is opened through this handle on the host's
+    // procfs, taken before anything of the container is mounted or joined: after
+    // the pivot, "/proc" is whatever the image put there.
+    let procfs = rootfs::Procfs::open()?;
     // Wait until the parent has put us in the container's cgroup, so every
     // process forked from here on starts inside it.
     chan.wait_for(&Msg::Begin)?;
@@ -157,14 +161,13 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
         &state(Status::Creating),
     )?;
     rootfs::enter(&plan.rootfs)?;
-    rootfs::finalize(&plan.rootfs)?;
+    rootfs::finalize(&plan.rootfs, &procfs)?;
     if p.terminal {
         setup_console(p, chan, true)?;
     }
 
     if let Some(adj) = p.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .step(|| format!("write(/proc/self/oom_score_adj, {adj})"))?;
+        procfs.write(std::path::Path::new("self/oom_score_adj"), &adj.to_string())?;
     }
     if let Some(persona) = p.personality {
         set_personality(persona)?;
@@ -183,7 +186,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     // `start` opens the FIFO: that is the start signal. The byte we write
     // after the startContainer hooks tells it they passed, and the end of
     // the file (our close-on-exec fd closing) tells it the exec happened.
-    let mut fifo = ctx.exec_fifo.map(wait_for_start).transpose()?;
+    let mut fifo = ctx
+        .exec_fifo
+        .map(|fd| wait_for_start(&procfs, fd))
+        .transpose()?;
     hooks::run_hooks(
         "startContainer",
         &plan.hooks.start_container,
@@ -210,34 +216,21 @@ pub(super) fn setup_console(
     chan.send_fd(&Msg::Console, pty.master.as_fd())?;
     drop(pty.master);
     console::make_controlling(pty.slave.as_fd())?;
-    if !bind_dev_console {
-        return Ok(());
-    }
-    let dev_console = std::path::Path::new("/dev/console");
-    if std::fs::symlink_metadata(dev_console).is_err() {
-        // Best effort: a read-only /dev simply has no console node.
-        let _ = std::fs::File::create(dev_console);
-    }
-    if dev_console.exists() {
-        nix::mount::mount(
-            Some(pty.name.as_str()),
-            dev_console,
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .step(|| format!("mount({:?}, \"/dev/console\", MS_BIND)", pty.name))?;
+    if bind_dev_console {
+        rootfs::bind_console(pty.slave.as_fd())?;
     }
     Ok(())
 }
 
-/// Block on the exec FIFO until `start` opens it for reading.
-fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
-    let path = format!("/proc/self/fd/{fifo}");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .step(|| format!("open exec fifo ({path})"))
+/// Block on the exec FIFO until `start` opens it for reading: the FIFO (an
+/// `O_PATH` fd) is reopened for writing through the verified procfs.
+fn wait_for_start(procfs: &rootfs::Procfs, fifo: RawFd) -> Result<std::fs::File> {
+    // SAFETY: the fd is the exec FIFO the runtime handed us; it stays open.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fifo) };
+    Ok(procfs
+        .reopen_fd(fd, nix::fcntl::OFlag::O_WRONLY)
+        .map_err(|e| Error::Other(format!("open exec fifo: {e}")))?
+        .into())
 }
 
 /// The container program starts with default signal dispositions (the

@@ -218,6 +218,70 @@ pub(crate) fn create_links(root: &Root) -> Result<()> {
     Ok(())
 }
 
+/// Bind the terminal `pty` (the process's pty slave) over `/dev/console`, as runc
+/// does, after the root is entered. The target is opened beneath the root without
+/// following a symlink anywhere (an image's `/dev/console -> /proc/sys/...` must not
+/// redirect the mount, CVE-2025-52565) and must be a regular file or a character
+/// device; one is created when missing. The mount itself is made on fds
+/// (`open_tree` of the pty, `move_mount`). A `/dev` where nothing can be created
+/// (read-only, no `/dev` at all) gets no console, as with runc.
+pub(crate) fn bind_console(pty: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    use nix::fcntl::OFlag;
+    use std::os::fd::AsFd;
+    let root = Root::open(Path::new("/"))?;
+    let no_links = super::sys::RESOLVE_IN_ROOT | super::sys::RESOLVE_NO_SYMLINKS;
+    let dev = match root.open_with(
+        Path::new("/dev"),
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+        no_links,
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::sys("openat2(\"/dev\", RESOLVE_NO_SYMLINKS)", e)),
+    };
+    let open = || {
+        nix::fcntl::openat(
+            &dev,
+            "console",
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let target = match open() {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            let made = nix::fcntl::openat(
+                &dev,
+                "console",
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_WRONLY
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o600),
+            );
+            match made {
+                Ok(_) | Err(Errno::EEXIST) => {}
+                Err(Errno::EROFS) | Err(Errno::EACCES) | Err(Errno::EPERM) => return Ok(()),
+                Err(e) => return Err(Error::sys("create \"/dev/console\"", e)),
+            }
+            open().step(|| "open(\"/dev/console\", O_PATH|O_NOFOLLOW)".into())?
+        }
+        Err(e) => return Err(Error::sys("open(\"/dev/console\", O_PATH|O_NOFOLLOW)", e)),
+    };
+    let st = nix::sys::stat::fstat(&target).step(|| "fstat(\"/dev/console\")".into())?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(Error::Other(
+            "/dev/console is neither a regular file nor a character device: refusing to mount the console over it".into(),
+        ));
+    }
+    let tree = super::sys::open_tree_clone(pty, false)
+        .step(|| "open_tree(pty, OPEN_TREE_CLONE)".into())?;
+    super::sys::move_mount(tree.as_fd(), Some(target.as_fd()), c"")
+        .step(|| "move_mount(pty, \"/dev/console\")".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,8 +43,9 @@ mod options;
 pub mod overlay;
 mod paths;
 mod pivot;
+mod procfs;
 mod resolve;
-mod sys;
+pub(crate) mod sys;
 mod sysctl;
 #[cfg(test)]
 mod tests;
@@ -52,9 +53,11 @@ mod tests;
 pub(crate) mod tests_support;
 
 use crate::error::{Context, Error, Result};
+pub(crate) use devices::bind_console;
 use mounts::{MountEntry, MountKind};
 pub use options::MOUNT_OPTIONS;
 pub use overlay::{Overlay, OverlayOption, RedirectDir};
+pub use procfs::Procfs;
 use resolve::{clean, Root};
 
 const NONE: Option<&str> = None;
@@ -256,10 +259,11 @@ pub fn enter(plan: &RootfsPlan) -> Result<()> {
     }
 }
 
-/// Step 3, after [`enter`]: the final propagation of `/`, `linux.sysctl` writes,
+/// Step 3, after [`enter`]: the final propagation of `/`, `linux.sysctl` writes
+/// (through `procfs`, opened before [`prepare`]),
 /// `readonlyPaths`, `maskedPaths`, the delayed read-only remounts (tmpfs and `/dev`),
 /// and the read-only remount of `/` for `root.readonly`.
-pub fn finalize(plan: &RootfsPlan) -> Result<()> {
+pub fn finalize(plan: &RootfsPlan, procfs: &Procfs) -> Result<()> {
     if let Some(flags) = plan.propagation {
         // Done after the pivot: applied to the new "/", not to the host's rootfs mount.
         mount(NONE, "/", NONE, flags, NONE).step(|| {
@@ -269,7 +273,7 @@ pub fn finalize(plan: &RootfsPlan) -> Result<()> {
             )
         })?;
     }
-    sysctl::write(Path::new("/proc/sys"), &plan.sysctl)?;
+    sysctl::write(procfs, &plan.sysctl)?;
     let root = Root::open(Path::new("/"))?;
     for p in &plan.readonly_paths {
         paths::readonly(&root, p)?;
@@ -278,7 +282,7 @@ pub fn finalize(plan: &RootfsPlan) -> Result<()> {
         paths::mask(&root, p)?;
     }
     for m in plan.mounts.iter().filter(|m| m.delays_ro()) {
-        mounts::remount_ro(&root, &m.dest, m.opts.flags)?;
+        mounts::remount_ro(&root, &m.dest)?;
     }
     if plan.readonly {
         readonly_root()?;

@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
+use nix::sys::statfs::{PROC_SUPER_MAGIC, SYSFS_MAGIC};
 use oci_spec::runtime::Mount;
 
 use super::options::{self, MountOptions, ATIME_FLAGS, CALL_FLAGS};
@@ -272,8 +273,45 @@ pub(crate) fn mount_entry(root: &Root, root_host: &Path, m: &MountEntry) -> Resu
 
 /// Resolve (creating) the target of `m` and check the resolved place against the
 /// `/proc` rule, so that a symlink in the image cannot redirect a mount into `/proc`.
+/// procfs and sysfs (also bound from the host) must land on an ordinary directory at
+/// exactly their destination, judged without following any symlink (runc: "must be
+/// mounted on ordinary directory"): an image whose `/proc` is a link would otherwise
+/// get the real procfs wherever it points, and the `/proc` rules judged on a path
+/// that is not `/proc`.
 fn target(root: &Root, root_host: &Path, m: &MountEntry, kind: Kind) -> Result<OwnedFd> {
     let fd = root.create(&m.dest, kind)?;
+    let source_fs = if m.kind == MountKind::Bind {
+        nix::sys::statfs::statfs(&m.source)
+            .ok()
+            .map(|s| s.filesystem_type())
+    } else {
+        None
+    };
+    let special = match m.kind {
+        MountKind::Fs => m.fstype == "proc" || m.fstype == "sysfs",
+        _ => source_fs.is_some_and(|t| t == PROC_SUPER_MAGIC || t == SYSFS_MAGIC),
+    };
+    let fd = if special {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
+        root.open_with(
+            &m.dest,
+            flags,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS,
+        )
+        .map_err(|_| {
+            Error::Other(format!(
+                "mount destination {:?}: filesystem {:?} must be mounted on ordinary directory",
+                m.dest,
+                if m.kind == MountKind::Fs {
+                    &m.fstype
+                } else {
+                    "bind"
+                },
+            ))
+        })?
+    } else {
+        fd
+    };
     let real = resolve::fd_host_path(&fd)?;
     let inside = match real.strip_prefix(root_host) {
         Ok(rel) => Path::new("/").join(rel),
@@ -284,13 +322,7 @@ fn target(root: &Root, root_host: &Path, m: &MountEntry, kind: Kind) -> Result<O
             )))
         }
     };
-    let source_is_proc = if m.kind == MountKind::Bind {
-        nix::sys::statfs::statfs(&m.source)
-            .ok()
-            .map(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
-    } else {
-        None
-    };
+    let source_is_proc = source_fs.map(|t| t == PROC_SUPER_MAGIC);
     m.check_proc_dest(&inside, source_is_proc)
         .map_err(|msg| Error::Other(format!("mount destination {:?}: {msg}", m.dest)))?;
     Ok(fd)
@@ -435,15 +467,14 @@ fn after_mount(root: &Root, m: &MountEntry) -> Result<()> {
     Ok(())
 }
 
-/// runc's `remountReadonly`: make the mount at `dest` read-only, keeping `flags`;
-/// retried a few times on EBUSY.
-pub(crate) fn remount_ro(root: &Root, dest: &Path, flags: MsFlags) -> Result<()> {
+/// runc's `remountReadonly`: make the mount at `dest` read-only (after the pivot, on
+/// its fd), keeping its other flags; retried a few times on EBUSY (open writers).
+pub(crate) fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
     let fd = root.resolve(dest)?;
     let shown = root.display(dest);
-    let flags = flags.difference(CALL_FLAGS) | MsFlags::MS_RDONLY;
     let mut tries = 0;
     loop {
-        match remount_bind(&fd, &shown, flags, MsFlags::empty()) {
+        match super::paths::set_readonly(&fd, &shown) {
             Err(Error::Sys {
                 errno: Errno::EBUSY,
                 ..

@@ -2,18 +2,19 @@
 //!
 //! A masked file gets the container's `/dev/null` bound over it (after checking that it
 //! really is the 1:3 character device, CVE-2025-31133), a masked directory a read-only
-//! empty tmpfs. A read-only path is bound onto itself (recursively) and remounted
-//! read-only. Missing paths are ignored, as in runc. All paths resolve inside the root.
+//! empty tmpfs. A read-only path is bound onto itself (recursively) and made read-only.
+//! Missing paths are ignored, as in runc. All paths resolve inside the root, and every
+//! mount is made on file descriptors with the new mount API (`fsmount`, `open_tree`,
+//! `mount_setattr`, `move_mount`): after the pivot, a `/proc/self/fd/N` path would
+//! resolve through the container's own `/proc`, which the image controls.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, major, minor};
 
-use super::mounts::{mount_fd, remount_bind};
-use super::options;
 use super::resolve::Root;
-use super::sys;
+use super::sys::{self, MountAttr, MOUNT_ATTR_RDONLY};
 use crate::error::{Context, Error, Result};
 
 /// Mask `path` (a container path) inside `root`.
@@ -24,15 +25,8 @@ pub(crate) fn mask(root: &Root, path: &Path) -> Result<()> {
     let shown = root.display(path);
     let st = fstat(&target).step(|| format!("fstat({shown:?})"))?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        return mount_fd(
-            Some("tmpfs"),
-            &target,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None,
-            "tmpfs",
-            &shown,
-        );
+        let tmpfs = empty_readonly_tmpfs().step(|| format!("mask {shown:?}: a read-only tmpfs"))?;
+        return attach(&tmpfs, &target, &shown);
     }
     let null = root.resolve(Path::new("/dev/null"))?;
     let nst = fstat(&null).step(|| "fstat(\"/dev/null\")".to_string())?;
@@ -44,36 +38,45 @@ pub(crate) fn mask(root: &Root, path: &Path) -> Result<()> {
             "mask {shown:?}: the container's /dev/null is not the 1:3 character device"
         )));
     }
-    mount_fd(
-        Some(&sys::fd_path(&null)),
-        &target,
-        None,
-        MsFlags::MS_BIND,
-        None,
-        "/dev/null",
-        &shown,
-    )
+    let tree = sys::open_tree_clone(&null, false)
+        .step(|| "open_tree(\"/dev/null\", OPEN_TREE_CLONE)".into())?;
+    attach(&tree, &target, &shown)
 }
 
-/// Make `path` (a container path) read-only inside `root`.
+/// Make `path` (a container path) read-only inside `root`: a recursive copy of the
+/// mounts there, its top made read-only (nosuid, nodev, noexec are kept), attached
+/// over the original.
 pub(crate) fn readonly(root: &Root, path: &Path) -> Result<()> {
     let Some(target) = root.resolve_opt(path)? else {
         return Ok(());
     };
     let shown = root.display(path);
-    mount_fd(
-        Some(&sys::fd_path(&target)),
-        &target,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-        &shown.to_string_lossy(),
-        &shown,
-    )?;
-    let new = root.resolve(path)?;
-    // Keep nosuid/nodev/noexec: a remount that omits them would clear them.
-    let st = nix::sys::statvfs::fstatvfs(&new).step(|| format!("statvfs({shown:?})"))?;
-    let keep = options::statvfs_to_ms(st.flags())
-        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    remount_bind(&new, &shown, keep | MsFlags::MS_RDONLY, MsFlags::empty())
+    let tree = sys::open_tree_clone(&target, true)
+        .step(|| format!("open_tree({shown:?}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
+    set_readonly(&tree, &shown)?;
+    attach(&tree, &target, &shown)
+}
+
+/// `mount_setattr(fd, MOUNT_ATTR_RDONLY)` on the mount `fd` is the root of; the
+/// mount's other attributes stay as they are.
+pub(crate) fn set_readonly(mnt: &OwnedFd, shown: &Path) -> Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        ..MountAttr::default()
+    };
+    sys::mount_setattr(mnt, false, &attr)
+        .step(|| format!("mount_setattr({shown:?}, MOUNT_ATTR_RDONLY)"))
+}
+
+/// `move_mount` the detached mount `mnt` onto the object `target` refers to.
+fn attach(mnt: &OwnedFd, target: &OwnedFd, shown: &Path) -> Result<()> {
+    sys::move_mount(mnt.as_fd(), Some(target.as_fd()), c"")
+        .step(|| format!("move_mount(onto {shown:?})"))
+}
+
+/// A detached, empty, read-only tmpfs.
+fn empty_readonly_tmpfs() -> nix::Result<OwnedFd> {
+    let fs = sys::fsopen(c"tmpfs")?;
+    sys::fsconfig_create(fs.as_fd())?;
+    sys::fsmount(fs.as_fd(), MOUNT_ATTR_RDONLY)
 }

@@ -98,6 +98,16 @@ impl Root {
         )
     }
 
+    /// Resolve `path` inside the root with the given `RESOLVE_*` flags.
+    pub(crate) fn open_with(
+        &self,
+        path: &Path,
+        flags: OFlag,
+        resolve: u64,
+    ) -> nix::Result<OwnedFd> {
+        sys::openat2(&self.fd, &relative(path), flags | OFlag::O_CLOEXEC, resolve)
+    }
+
     /// Resolve `path` inside the root to an `O_PATH` handle.
     pub(crate) fn resolve(&self, path: &Path) -> Result<OwnedFd> {
         self.open_in(path, OFlag::O_PATH)

@@ -2,15 +2,10 @@
 //! are accepted (runc's rules); they are written under `/proc/sys` after entering the
 //! root, through a verified procfs handle.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
-
-use super::sys;
-use crate::error::{Context, Error, Result};
+use super::Procfs;
+use crate::error::{Error, Result};
 
 /// The IPC-namespaced keys outside `fs.mqueue.*`.
 const IPC_KEYS: &[&str] = &[
@@ -102,36 +97,11 @@ pub(crate) fn from_spec(
     Ok(out)
 }
 
-/// Write the sysctls under `proc_sys` (`/proc/sys` after entering the root), checking
-/// that it is procfs and never following a symlink below it.
-pub(crate) fn write(proc_sys: &Path, list: &[Sysctl]) -> Result<()> {
-    if list.is_empty() {
-        return Ok(());
-    }
-    let dir = nix::fcntl::open(
-        proc_sys,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .step(|| format!("open({proc_sys:?})"))?;
-    let fs = fstatfs(&dir).step(|| format!("statfs({proc_sys:?})"))?;
-    if fs.filesystem_type() != PROC_SUPER_MAGIC {
-        return Err(Error::Other(format!(
-            "{proc_sys:?} is not procfs: cannot write linux.sysctl"
-        )));
-    }
+/// Write the sysctls through `procfs` (`sys/...`, never following a symlink or
+/// crossing a mount below it): the init's own namespaces decide what they change.
+pub(crate) fn write(procfs: &Procfs, list: &[Sysctl]) -> Result<()> {
     for s in list {
-        let shown = proc_sys.join(&s.path);
-        let fd = sys::openat2(
-            &dir,
-            &s.path,
-            OFlag::O_WRONLY | OFlag::O_NOFOLLOW,
-            sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_XDEV,
-        )
-        .step(|| format!("open({shown:?}, O_WRONLY)"))?;
-        std::fs::File::from(fd)
-            .write_all(s.value.as_bytes())
-            .step(|| format!("write({shown:?}, {:?})", s.value))?;
+        procfs.write(&Path::new("sys").join(&s.path), &s.value)?;
     }
     Ok(())
 }

@@ -197,9 +197,10 @@ fn full_setup_as_root() {
     let plan = RootfsPlan::from_spec(&s, b.path()).unwrap();
     in_child(|| {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC).map_err(|e| e.to_string())?;
+        let procfs = Procfs::open().map_err(|e| format!("procfs: {e}"))?;
         prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
         enter(&plan).map_err(|e| format!("enter: {e}"))?;
-        finalize(&plan).map_err(|e| format!("finalize: {e}"))?;
+        finalize(&plan, &procfs).map_err(|e| format!("finalize: {e}"))?;
 
         check(
             std::env::current_dir().unwrap() == Path::new("/"),
@@ -364,9 +365,10 @@ fn no_pivot_and_bound_devices_as_root() {
     plan.set_no_pivot(true);
     plan.set_in_user_ns(true);
     in_child(|| {
+        let procfs = Procfs::open().map_err(|e| format!("procfs: {e}"))?;
         prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
         enter(&plan).map_err(|e| format!("enter: {e}"))?;
-        finalize(&plan).map_err(|e| format!("finalize: {e}"))?;
+        finalize(&plan, &procfs).map_err(|e| format!("finalize: {e}"))?;
         check(Path::new("/bin/busybox").exists(), "in the root")?;
         let md = std::fs::metadata("/dev/null").map_err(|e| e.to_string())?;
         check(
@@ -429,9 +431,10 @@ fn user_namespace_locked_flags_as_root() {
             .map_err(|e| format!("mount tmpfs: {e}"))?;
         std::fs::write(locked.join("f"), b"locked").map_err(|e| e.to_string())?;
         enter_user_ns()?;
+        let procfs = Procfs::open().map_err(|e| format!("procfs: {e}"))?;
         prepare(&plan).map_err(|e| format!("prepare: {e}"))?;
         enter(&plan).map_err(|e| format!("enter: {e}"))?;
-        finalize(&plan).map_err(|e| format!("finalize: {e}"))?;
+        finalize(&plan, &procfs).map_err(|e| format!("finalize: {e}"))?;
         // sysfs could not be mounted (no network namespace): the host's is bound.
         check(
             Path::new("/sys/kernel").is_dir(),

@@ -3,86 +3,15 @@
 use super::*;
 use std::ffi::CStr;
 
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-
-fn owned(ret: libc::c_long) -> nix::Result<OwnedFd> {
-    let fd = Errno::result(ret)?;
-    // SAFETY: the system call returned a new fd that nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-pub(super) fn fsopen(fstype: &CStr) -> nix::Result<OwnedFd> {
-    // SAFETY: `fstype` is a valid C string the kernel only reads.
-    owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
-}
-
-/// `fsconfig(fd, FSCONFIG_SET_STRING, key, value)`, or `FSCONFIG_SET_FLAG` when
-/// `value` is `None`.
-pub(super) fn set_string(fs: BorrowedFd<'_>, key: &CStr, value: Option<&CStr>) -> nix::Result<()> {
-    let (cmd, v) = match value {
-        Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
-        None => (FSCONFIG_SET_FLAG, std::ptr::null()),
-    };
-    // SAFETY: `key` and `value` are valid C strings (or NULL for a flag) the
-    // kernel only reads; `fs` is an open fsopen fd.
-    let ret = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, key.as_ptr(), v, 0) };
-    Errno::result(ret).map(drop)
-}
-
-pub(super) fn create(fs: BorrowedFd<'_>) -> nix::Result<()> {
-    // SAFETY: no pointers are passed; `fs` is an open fsopen fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    Errno::result(ret).map(drop)
-}
-
-pub(super) fn fsmount(fs: BorrowedFd<'_>, attr: u64) -> nix::Result<OwnedFd> {
-    // SAFETY: no pointers are passed; `fs` is an fsopen fd after FSCONFIG_CMD_CREATE.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            attr as libc::c_uint,
-        )
-    })
-}
+pub(super) use crate::rootfs::sys::{
+    fsconfig_create as create, fsconfig_set as set_string, fsmount, fsopen,
+};
 
 pub(super) fn move_mount(mnt: BorrowedFd<'_>, target: Target<'_>) -> nix::Result<()> {
-    let (dfd, path, flags) = match target {
-        Target::Path(p) => (libc::AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH),
-        Target::Fd(fd) => (
-            fd.as_raw_fd(),
-            c"",
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        ),
-    };
-    // SAFETY: both paths are valid C strings the kernel only reads; the fds are open.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            dfd,
-            path.as_ptr(),
-            flags,
-        )
-    };
-    Errno::result(ret).map(drop)
+    match target {
+        Target::Path(p) => crate::rootfs::sys::move_mount(mnt, None, p),
+        Target::Fd(fd) => crate::rootfs::sys::move_mount(mnt, Some(fd), c""),
+    }
 }
 
 /// The messages the kernel logged in the fs context (`e overlay: ...` lines),

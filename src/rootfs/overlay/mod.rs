@@ -32,7 +32,7 @@
 //! caller's working directory (only the forked child's).
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -566,17 +566,18 @@ const SB_FLAGS: [(MsFlags, &std::ffi::CStr); 3] = [
 ];
 
 /// `MS_*` flags as the `MOUNT_ATTR_*` flags of `fsmount`.
-fn ms_to_attr(flags: MsFlags) -> u64 {
+pub(crate) fn ms_to_attr(flags: MsFlags) -> u64 {
     let mut a = 0;
+    use super::sys::*;
     for (ms, attr) in [
-        (MsFlags::MS_RDONLY, 0x1),
-        (MsFlags::MS_NOSUID, 0x2),
-        (MsFlags::MS_NODEV, 0x4),
-        (MsFlags::MS_NOEXEC, 0x8),
-        (MsFlags::MS_NOATIME, 0x10),
-        (MsFlags::MS_STRICTATIME, 0x20),
-        (MsFlags::MS_NODIRATIME, 0x80),
-        (super::options::MS_NOSYMFOLLOW, 0x0020_0000),
+        (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NOATIME, MOUNT_ATTR_NOATIME),
+        (MsFlags::MS_STRICTATIME, MOUNT_ATTR_STRICTATIME),
+        (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+        (super::options::MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
     ] {
         if flags.contains(ms) {
             a |= attr;
