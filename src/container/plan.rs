@@ -9,6 +9,7 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 use crate::cgroups::{self, Manager};
 use crate::error::{Error, Result};
 use crate::namespace::{Kind, NamespacePlan};
+use crate::process::lsm::HostLsm;
 use crate::process::seccomp::Filter;
 use crate::process::{Hooks, ProcessPlan};
 use crate::rootfs::RootfsPlan;
@@ -131,6 +132,11 @@ impl Plan {
         let mut rootfs = RootfsPlan::from_spec(&spec, bundle)?;
         rootfs.set_in_user_ns(ns.has(Kind::User));
         let process = ProcessPlan::from_spec(&spec)?;
+        // Refused where SELinux is missing. TODO(lead): where it is there, the
+        // rootfs plan must carry the label and add it to the mounts' data with
+        // `process::lsm::with_mount_label` (runc labels tmpfs, devpts, mqueue..).
+        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
+        HostLsm::detect().check_selinux("linux.mountLabel", &mount_label)?;
         let hooks = Hooks::from_spec(&spec)?;
         let cgroup_path = cgroups::container_path(
             spec.linux()

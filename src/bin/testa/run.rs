@@ -99,6 +99,9 @@ pub fn run(
     keep: bool,
     log: &Logger,
 ) -> Result<u8, Error> {
+    // Before anything is opened (see `exec`). TODO(lead): `create` needs the
+    // same check, in main.rs or `Runtime::create`, before the state dir lock.
+    testa::process::check_passed_fds(opts.preserve_fds + opts.listen_fds)?;
     let mut opts = opts;
     if detach {
         let (_c, warnings) = rt.run(&a.id, &a.bundle, opts)?;
