@@ -29,8 +29,9 @@ struct OpenHow {
 const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_BENEATH: u64 = 0x08;
 
-/// `openat2(dirfd, name, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`.
-fn openat_beneath(dir: BorrowedFd, name: &str, flags: OFlag) -> nix::Result<OwnedFd> {
+/// `openat2(dirfd, name, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`; also
+/// used for the LSM `attr` files of a process (`process::lsm`).
+pub(crate) fn openat_beneath(dir: BorrowedFd, name: &str, flags: OFlag) -> nix::Result<OwnedFd> {
     let cname = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | OFlag::O_CLOEXEC).bits() as u64,

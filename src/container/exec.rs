@@ -68,9 +68,38 @@ impl Container {
         p
     }
 
+    /// `process` with what it leaves out taken from the container, as runc
+    /// does for an exec: no `capabilities` means the container's sets (not
+    /// the runtime's, not none), and likewise its AppArmor profile and
+    /// SELinux label.
+    pub fn with_container_defaults(&self, mut process: Process) -> Process {
+        let Some(own) = self.state.spec.process().as_ref() else {
+            return process;
+        };
+        if process.capabilities().is_none() {
+            process.set_capabilities(own.capabilities().clone());
+        }
+        if process
+            .apparmor_profile()
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+        {
+            process.set_apparmor_profile(own.apparmor_profile().clone());
+        }
+        if process.selinux_label().as_deref().unwrap_or("").is_empty() {
+            process.set_selinux_label(own.selinux_label().clone());
+        }
+        process
+    }
+
     /// Start `process` in the container's namespaces and cgroup; returns
     /// once it has executed its program (or with the error that stopped it).
+    /// What `process` leaves out is taken from the container
+    /// ([`Container::with_container_defaults`]).
     pub fn exec(&self, process: &Process, opts: ExecOptions) -> Result<ExecProcess> {
+        // Before anything here opens an fd that could take a free number.
+        crate::process::check_passed_fds(opts.preserve_fds)?;
         match self.status() {
             Status::Stopped => {
                 return Err(Error::State(
@@ -81,7 +110,7 @@ impl Container {
             _ => {}
         }
         crate::process::exeseal::require_sealed("exec")?;
-        let plan = ProcessPlan::from_process(process)?;
+        let plan = ProcessPlan::from_process(&self.with_container_defaults(process.clone()))?;
         let cgroup = self.cgroup()?;
         let (seccomp, listener) = super::plan::seccomp_of(&self.state.spec)?;
         let state = super::state::hook_state(

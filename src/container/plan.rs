@@ -9,6 +9,7 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 use crate::cgroups::{self, Manager};
 use crate::error::{Error, Result};
 use crate::namespace::{Kind, NamespacePlan};
+use crate::process::lsm::HostLsm;
 use crate::process::seccomp::Filter;
 use crate::process::{Hooks, ProcessPlan};
 use crate::rootfs::RootfsPlan;
@@ -131,6 +132,19 @@ impl Plan {
         let mut rootfs = RootfsPlan::from_spec(&spec, bundle)?;
         rootfs.set_in_user_ns(ns.has(Kind::User));
         let process = ProcessPlan::from_spec(&spec)?;
+        // Refused everywhere: with runc's words where SELinux is missing, and as
+        // not implemented where it is (the mounts would need `context=`).
+        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
+        let labelled = mount_label.as_deref().is_some_and(|l| !l.is_empty());
+        if HostLsm::detect_if(labelled)
+            .check_selinux("linux.mountLabel", &mount_label)?
+            .is_some()
+        {
+            return Err(Error::config(
+                "linux.mountLabel",
+                "SELinux mount labels are not supported by testa yet",
+            ));
+        }
         let hooks = Hooks::from_spec(&spec)?;
         let cgroup_path = cgroups::container_path(
             spec.linux()

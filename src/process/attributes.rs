@@ -45,13 +45,9 @@ fn take_on(p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
     fds::cloexec_from(3 + preserve_fds)?;
     fds::keep_passed(preserve_fds)?;
-    if let Some(caps) = &p.caps {
-        identity::drop_bounding(caps)?;
-    }
+    identity::drop_bounding(&p.caps)?;
     identity::switch_user(p)?;
-    if let Some(caps) = &p.caps {
-        identity::apply_caps(caps)?;
-    }
+    identity::apply_caps(&p.caps)?;
     nix::unistd::chdir(&p.cwd).step(|| format!("process.cwd: chdir({:?})", p.cwd))?;
     // A cwd reached through a leaked host fd would lie outside the root;
     // the kernel then reports it as unreachable (CVE-2024-21626).

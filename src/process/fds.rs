@@ -41,6 +41,32 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     Ok(())
 }
 
+/// Check that the caller really passed fds `3..3+count` (`--preserve-fds`,
+/// `LISTEN_FDS`). Call it before the runtime opens any fd of its own: an fd
+/// number the caller left free would otherwise be filled by one of ours (a
+/// namespace fd, the sync socket, the log file) and handed to the container.
+/// Asks `fcntl(F_GETFD)`, which opens nothing itself.
+pub fn check_passed(count: u32) -> Result<()> {
+    check_open(3, count)
+}
+
+fn check_open(first: i32, count: u32) -> Result<()> {
+    for fd in first..first + count as i32 {
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            // runc: "unable to stat preserved-fd N (of M)".
+            return Err(Error::sys(
+                format!(
+                    "--preserve-fds: fd {fd} was not passed (unable to stat preserved-fd {} (of {count}))",
+                    fd - first
+                ),
+                Errno::last(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Make the passed fds `3..3+count` survive exec (clear `FD_CLOEXEC`).
 pub fn keep_passed(count: u32) -> Result<()> {
     for fd in 3..3 + count as i32 {
@@ -53,4 +79,26 @@ pub fn keep_passed(count: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn an_unpassed_fd_is_named() {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        check_open(f.as_raw_fd(), 1).unwrap();
+        // Far above anything a test process opens.
+        let e = check_open(900_000, 2).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "--preserve-fds: fd 900000 was not passed (unable to stat preserved-fd 0 (of 2)): \
+                 EBADF"
+            ),
+            "{e}"
+        );
+        check_passed(0).unwrap();
+    }
 }

@@ -12,13 +12,14 @@ mod fds;
 mod hooks;
 mod identity;
 pub(crate) mod init;
+pub mod lsm;
 mod pidfd;
 mod plan;
 mod rlimits;
 pub mod seccomp;
 pub(crate) mod spawn;
 
-pub use fds::cloexec_from;
+pub use fds::{check_passed as check_passed_fds, cloexec_from};
 pub use hooks::{run_hooks, Hook, Hooks};
 pub use pidfd::{reap, PidFd};
 pub use plan::{CapSets, ProcessPlan};

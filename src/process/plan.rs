@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{Capabilities, LinuxPersonalityDomain, Process, Spec};
 
+use super::lsm::HostLsm;
 use super::rlimits::Rlimit;
 use crate::error::{Error, Result};
 
@@ -44,8 +45,13 @@ pub struct ProcessPlan {
     pub umask: u32,
     /// Resource limits.
     pub rlimits: Vec<Rlimit>,
-    /// Capabilities; `None` keeps the runtime's (none of the spec's sets given).
-    pub caps: Option<CapSets>,
+    /// Capabilities. A process without a `capabilities` object gets none
+    /// (all five sets empty, as runc and crun do), never the runtime's own.
+    pub caps: CapSets,
+    /// `process.apparmorProfile`, checked to be enforceable on this host.
+    pub apparmor_profile: Option<String>,
+    /// `process.selinuxLabel`, checked to be enforceable on this host.
+    pub selinux_label: Option<String>,
     /// `PR_SET_NO_NEW_PRIVS`.
     pub no_new_privileges: bool,
     /// `/proc/self/oom_score_adj`.
@@ -132,13 +138,24 @@ impl ProcessPlan {
             .enumerate()
             .map(|(i, r)| Rlimit::from_spec(r, &format!("process.rlimits[{i}]")))
             .collect::<Result<_>>()?;
-        let caps = p.capabilities().as_ref().map(|c| CapSets {
-            bounding: cap_set(c.bounding()),
-            effective: cap_set(c.effective()),
-            inheritable: cap_set(c.inheritable()),
-            permitted: cap_set(c.permitted()),
-            ambient: cap_set(c.ambient()),
-        });
+        // Absent means none: the runtime's own sets are never inherited.
+        let caps = p
+            .capabilities()
+            .as_ref()
+            .map(|c| CapSets {
+                bounding: cap_set(c.bounding()),
+                effective: cap_set(c.effective()),
+                inheritable: cap_set(c.inheritable()),
+                permitted: cap_set(c.permitted()),
+                ambient: cap_set(c.ambient()),
+            })
+            .unwrap_or_default();
+        let labelled = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        let host =
+            HostLsm::detect_if(labelled(p.apparmor_profile()) || labelled(p.selinux_label()));
+        let apparmor_profile =
+            host.check_apparmor("process.apparmorProfile", p.apparmor_profile())?;
+        let selinux_label = host.check_selinux("process.selinuxLabel", p.selinux_label())?;
         Ok(ProcessPlan {
             args: cstrings("process.args", &args)?,
             env: cstrings("process.env", &env)?,
@@ -149,6 +166,8 @@ impl ProcessPlan {
             umask: p.user().umask().unwrap_or(0o022),
             rlimits,
             caps,
+            apparmor_profile,
+            selinux_label,
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
             personality: None,
@@ -213,7 +232,7 @@ mod tests {
         assert_eq!(p.args.len(), 3);
         assert_eq!((p.uid, p.gid, p.umask), (1000, 100, 63));
         assert_eq!(p.additional_gids, vec![5]);
-        let caps = p.caps.clone().unwrap();
+        let caps = p.caps.clone();
         assert!(caps
             .bounding
             .contains(&caps::Capability::CAP_NET_BIND_SERVICE));
@@ -223,6 +242,15 @@ mod tests {
         assert!(p.no_new_privileges);
         assert_eq!(p.oom_score_adj, Some(100));
         assert_eq!(p.path_var(), "/bin");
+    }
+
+    #[test]
+    fn no_capabilities_object_means_no_capabilities() {
+        let p = ProcessPlan::from_spec(&spec(
+            serde_json::json!({"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}}),
+        ))
+        .unwrap();
+        assert_eq!(p.caps, CapSets::default());
     }
 
     #[test]

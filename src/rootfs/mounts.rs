@@ -86,6 +86,20 @@ impl MountEntry {
             ));
         }
         let opts = options::parse(m.options().as_deref().unwrap_or(&[]), &field("options"))?;
+        // Id-mapped mounts are not implemented (`idmap`/`ridmap` are refused
+        // by the option parser): mappings must not be dropped silently, or
+        // the source would be mounted with host ids.
+        for (name, maps) in [
+            ("uidMappings", m.uid_mappings()),
+            ("gidMappings", m.gid_mappings()),
+        ] {
+            if maps.is_some() {
+                return Err(Error::config(
+                    field(name),
+                    "id-mapped mounts are not supported",
+                ));
+            }
+        }
         let typ = m.typ().clone().unwrap_or_default();
         let kind = if opts.bind || typ == "bind" || typ == "rbind" {
             MountKind::Bind

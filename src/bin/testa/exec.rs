@@ -3,6 +3,7 @@
 
 use oci_spec::runtime::Process;
 use testa::container::{ExecOptions, Runtime};
+use testa::process::lsm::HostLsm;
 use testa::Error;
 
 use crate::args::ExecArgs;
@@ -65,41 +66,52 @@ fn process_of(rt: &Runtime, a: &ExecArgs) -> Result<Process, Error> {
         p.set_no_new_privileges(Some(true));
     }
     if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
-        let added = a
-            .cap
-            .iter()
-            .map(|c| {
-                serde_json::from_value(serde_json::json!(c))
-                    .map_err(|_| Error::Other(format!("--cap: unknown capability {c:?}")))
-            })
-            .collect::<Result<Vec<oci_spec::runtime::Capability>, Error>>()?;
-        let add = |set: &Option<oci_spec::runtime::Capabilities>| {
-            let mut s = set.clone().unwrap_or_default();
-            s.extend(added.iter().copied());
-            Some(s)
-        };
-        caps.set_bounding(add(caps.bounding()));
-        caps.set_effective(add(caps.effective()));
-        caps.set_permitted(add(caps.permitted()));
-        caps.set_inheritable(add(caps.inheritable()));
-        caps.set_ambient(add(caps.ambient()));
-        p.set_capabilities(Some(caps));
+        p = c.with_container_defaults(p);
+        add_caps(&mut p, &a.cap)?;
     }
-    for (flag, value) in [
-        ("--process-label", &a.process_label),
-        ("--apparmor", &a.apparmor),
-    ] {
-        if value.as_deref().is_some_and(|v| !v.is_empty()) {
-            return Err(Error::Other(format!(
-                "{flag}: SELinux and AppArmor are not supported by testa on this host"
-            )));
-        }
+    // Checked here to name the flag; the plan checks the process again.
+    let host = HostLsm::detect_if(a.apparmor.is_some() || a.process_label.is_some());
+    if let Some(profile) = host.check_apparmor("--apparmor", &a.apparmor)? {
+        p.set_apparmor_profile(Some(profile));
+    }
+    if let Some(label) = host.check_selinux("--process-label", &a.process_label)? {
+        p.set_selinux_label(Some(label));
     }
     Ok(p)
 }
 
+/// `--cap X` as runc has it since CVE-2022-29162: X joins the bounding,
+/// effective, permitted and ambient sets, never the inheritable one (an
+/// inheritable capability would come back through a file's inheritable
+/// caps). The kernel raises an ambient capability only if the process has
+/// it inheritable too, so X becomes ambient only where the container's own
+/// inheritable set already holds it.
+fn add_caps(p: &mut Process, names: &[String]) -> Result<(), Error> {
+    let added = names
+        .iter()
+        .map(|c| {
+            serde_json::from_value(serde_json::json!(c))
+                .map_err(|_| Error::Other(format!("--cap: unknown capability {c:?}")))
+        })
+        .collect::<Result<Vec<oci_spec::runtime::Capability>, Error>>()?;
+    let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+        let mut s = set.clone().unwrap_or_default();
+        s.extend(added.iter().copied());
+        Some(s)
+    };
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    caps.set_bounding(add(caps.bounding()));
+    caps.set_effective(add(caps.effective()));
+    caps.set_permitted(add(caps.permitted()));
+    caps.set_ambient(add(caps.ambient()));
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
 pub fn exec(rt: &Runtime, a: &ExecArgs, log: &Logger) -> Result<u8, Error> {
+    // Before anything is opened: an fd number the caller left free would be
+    // taken by one of ours and handed to the process.
+    testa::process::check_passed_fds(a.preserve_fds)?;
     let process = process_of(rt, a)?;
     let c = rt.load(&a.id)?;
     let mut opts = ExecOptions::default();

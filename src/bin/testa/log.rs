@@ -1,26 +1,30 @@
 //! runc's logging: logrus text lines (`time=".." level=error msg=".."`) or
 //! JSON lines (`{"level":..,"msg":..,"time":..}`), to `--log` or stderr.
 
-use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Where and how log lines go.
+/// Where and how log lines go. The `--log` file is opened for each line,
+/// not held: an fd opened before the `--preserve-fds` check could take a
+/// number the caller left free and so reach the container.
 pub struct Logger {
-    file: Option<File>,
+    file: Option<PathBuf>,
     json: bool,
     debug: bool,
 }
 
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
 impl Logger {
     pub fn new(path: Option<&Path>, json: bool, debug: bool) -> Logger {
-        let file = path.and_then(|p| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .ok()
-        });
+        // A log that cannot be opened goes to stderr, as before; the probe's
+        // fd is closed at once.
+        let file = path.filter(|p| open_log(p).is_ok()).map(Path::to_path_buf);
         Logger { file, json, debug }
     }
 
@@ -37,9 +41,10 @@ impl Logger {
     fn write(&self, level: &str, msg: &str) {
         let line = self.line(level, msg);
         match &self.file {
-            Some(f) => {
-                let mut f: &File = f;
-                let _ = f.write_all(line.as_bytes());
+            Some(path) => {
+                if let Ok(mut f) = open_log(path) {
+                    let _ = f.write_all(line.as_bytes());
+                }
             }
             None => {
                 let _ = std::io::stderr().write_all(line.as_bytes());

@@ -76,9 +76,23 @@ fn arch_name(a: &Arch) -> String {
         .unwrap_or_default()
 }
 
+/// The generator knows the x86 ABIs only. On another host the native ABI
+/// would have no section and every filtered syscall would hit the bad-arch
+/// kill, so the profile is refused instead of killing the container.
+pub(super) fn check_host_arch(arch: &str) -> Result<()> {
+    if arch == "x86_64" {
+        return Ok(());
+    }
+    Err(Error::config(
+        "linux.seccomp",
+        format!("seccomp filters are only generated for x86_64 hosts, this host is {arch}"),
+    ))
+}
+
 /// Validate `s` and sort its rules per ABI and syscall number.
 pub(super) fn plan(s: &LinuxSeccomp) -> Result<Plan> {
     const F: &str = "linux.seccomp";
+    check_host_arch(std::env::consts::ARCH)?;
     let default = ret_value(s.default_action(), s.default_errno_ret());
     if s.default_action() == Act::ScmpActNotify {
         return Err(Error::config(

@@ -312,6 +312,36 @@ fn compat_abis() {
     assert_eq!(f.evaluate(0xc000_00b7, 172, [0; 6]), KILL_THREAD); // aarch64
 }
 
+/// A host the generator has no native section for is refused (the filter
+/// would kill every filtered process at its first syscall).
+#[test]
+fn foreign_hosts_are_refused() {
+    for arch in ["aarch64", "riscv64", "s390x", "x86"] {
+        let e = compile::check_host_arch(arch).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "linux.seccomp: seccomp filters are only generated for x86_64 hosts, this host is {arch}"
+            )
+        );
+    }
+    compile::check_host_arch("x86_64").unwrap();
+}
+
+/// A profile whose `architectures` leave out the native one still filters
+/// native calls: libseccomp always adds the native arch, and so do we.
+#[test]
+fn native_arch_is_always_filtered() {
+    let f = compile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_AARCH64"],
+        "syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":9}]}"#,
+    );
+    assert_eq!(x64(&f, "getppid", [0; 6]), errno(9));
+    assert_eq!(x64(&f, "getpid", [0; 6]), ALLOW);
+    // The foreign arch listed gets no section: its tasks cannot exist here.
+    assert_eq!(f.evaluate(0xc000_00b7, 173, [0; 6]), KILL_THREAD);
+}
+
 #[test]
 fn unknown_names_are_skipped_and_listed() {
     let f = compile(
