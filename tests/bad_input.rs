@@ -249,3 +249,75 @@ fn runtime_killed_mid_create_leaves_nothing() {
     }
     c.assert_no_leaks();
 }
+
+/// `update --resources` with JSON that is not an object, or a section that is
+/// not one, is one line naming the place (it once panicked with SIGABRT).
+#[test]
+fn update_resources_of_the_wrong_shape() {
+    let mut c = Ctx::new("update_resources_shape");
+    c.set_args(&["sleep", "60"]);
+    c.create().assert_ok("create");
+    for (json, field) in [
+        ("5", "--resources"),
+        ("[]", "--resources"),
+        (r#"{"memory": 5}"#, "--resources.memory"),
+        (r#"{"pids": {"limit": "lots"}}"#, "--resources.pids.limit"),
+    ] {
+        let f = c.dir.join("r.json");
+        fs::write(&f, json).unwrap();
+        let path = f.to_string_lossy().into_owned();
+        let o = c.rt(&["update", "--resources", &path, "--memory", "64m", &c.id]);
+        o.assert_fail(json);
+        assert!(o.code < 128, "{json}: killed by a signal: {o:?}");
+        expect_one_line_error(&o);
+        expect_names_field(&o, field);
+    }
+    c.rt(&["delete", "--force", &c.id]).assert_ok("delete");
+    c.assert_no_leaks();
+}
+
+/// Wrong-typed fields keep their JSON path, even when serde calls the error a
+/// syntax error; a top-level array is not an empty spec.
+#[test]
+fn config_errors_keep_the_field_path() {
+    let mut c = Ctx::new("config_field_path");
+    c.config(|cfg| cfg["linux"]["namespaces"][0]["type"] = json!(5));
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "linux.namespaces[0].type");
+
+    fs::write(c.bundle.join("config.json"), "[]").unwrap();
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "config.json");
+}
+
+/// More supplementary groups than the kernel takes are refused in the plan,
+/// naming the field (the init's error once outgrew the channel and read
+/// "container init exited unexpectedly").
+#[test]
+fn too_many_additional_gids() {
+    let mut c = Ctx::new("too_many_gids");
+    let gids: Vec<u32> = (0..70_000).collect();
+    c.config(|cfg| cfg["process"]["user"]["additionalGids"] = json!(gids));
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, "process.user.additionalGids");
+}
+
+/// A mount destination longer than the kernel takes is named as the field.
+#[test]
+fn mount_destination_too_long() {
+    let mut c = Ctx::new("mount_dest_too_long");
+    let idx = c.config["mounts"].as_array().unwrap().len();
+    let long = format!("/{}", "d/".repeat(2100));
+    c.config(|cfg| {
+        cfg["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": long, "type": "tmpfs", "source": "tmpfs"}))
+    });
+    let o = c.create();
+    rejected(&c, &o, &c.id);
+    expect_names_field(&o, &format!("mounts[{idx}].destination"));
+}

@@ -107,11 +107,18 @@ pub(crate) fn load_spec(bundle: &Path) -> Result<Spec> {
 
 /// Parse a spec from JSON text, naming the field that fails.
 pub(crate) fn parse_spec(text: &[u8]) -> Result<Spec> {
+    // serde takes a struct from a JSON array too (fields in order): `[]` would be
+    // an empty spec.
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::config("config.json", "expected a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() || inner.is_syntax() || inner.is_eof() {
+        // A truncated file ends nowhere in particular; any other error, syntax
+        // ones included, happened at `path`.
+        if path == "." || path.is_empty() || inner.is_eof() {
             Error::config("config.json", inner.to_string())
         } else {
             Error::config(path, inner.to_string())

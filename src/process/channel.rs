@@ -101,19 +101,36 @@ impl Msg {
         }
     }
 
-    /// The message a child sends for an error.
+    /// The message a child sends for an error. The text is cut to
+    /// [`MAX_ERROR_TEXT`] bytes so that the message always fits the channel (an
+    /// error naming 70,000 gids once did not, and the parent saw only EOF).
     pub(crate) fn failed(err: &Error) -> Msg {
-        match err {
-            Error::Sys { step, errno } => Msg::Failed {
-                step: step.clone(),
-                errno: *errno as i32,
-            },
-            other => Msg::Failed {
-                step: other.to_string(),
-                errno: 0,
-            },
+        let (step, errno) = match err {
+            Error::Sys { step, errno } => (step.clone(), *errno as i32),
+            other => (other.to_string(), 0),
+        };
+        Msg::Failed {
+            step: cut(step, MAX_ERROR_TEXT),
+            errno,
         }
     }
+}
+
+/// The longest error text a child sends (the channel takes [`MAX_MSG`] bytes).
+pub(crate) const MAX_ERROR_TEXT: usize = 4096;
+
+/// `s` cut to at most `max` bytes at a character boundary, marked with "...".
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push_str("...");
+    s
 }
 
 /// One end of the channel.
@@ -263,6 +280,19 @@ fn child_error(step: String, errno: i32) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_huge_error_still_fits_the_channel() {
+        let err = Error::Other("x".repeat(200_000));
+        let Msg::Failed { step, .. } = Msg::failed(&err) else {
+            unreachable!()
+        };
+        assert_eq!(step.len(), MAX_ERROR_TEXT);
+        assert!(step.ends_with("..."));
+        assert!(serde_json::to_vec(&Msg::failed(&err)).unwrap().len() < MAX_MSG);
+        assert!(cut("é".repeat(3000), 4097).len() <= 4097);
+    }
+
     use super::*;
 
     #[test]

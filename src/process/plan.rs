@@ -64,6 +64,9 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
 }
 
+/// The most supplementary groups `setgroups(2)` takes (`NGROUPS_MAX`, Linux).
+const NGROUPS_MAX: usize = 65536;
+
 fn cstrings(field: &str, items: &[String]) -> Result<Vec<CString>> {
     items
         .iter()
@@ -118,6 +121,16 @@ impl ProcessPlan {
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must not be empty"));
         }
+        let additional_gids = p.user().additional_gids().clone().unwrap_or_default();
+        if additional_gids.len() > NGROUPS_MAX {
+            return Err(Error::config(
+                "process.user.additionalGids",
+                format!(
+                    "{} groups are more than the kernel takes ({NGROUPS_MAX}, NGROUPS_MAX)",
+                    additional_gids.len()
+                ),
+            ));
+        }
         let env = p.env().clone().unwrap_or_default();
         if let Some(i) = env.iter().position(|e| !e.contains('=')) {
             return Err(Error::config(
@@ -162,7 +175,7 @@ impl ProcessPlan {
             cwd: p.cwd().clone(),
             uid: p.user().uid(),
             gid: p.user().gid(),
-            additional_gids: p.user().additional_gids().clone().unwrap_or_default(),
+            additional_gids,
             umask: p.user().umask().unwrap_or(0o022),
             rlimits,
             caps,

@@ -53,6 +53,10 @@ pub(crate) struct MountEntry {
     pub(crate) opts: MountOptions,
 }
 
+/// The kernel's limits on a path (`PATH_MAX`, with its NUL) and on one component.
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
 /// Paths under `/proc` that may be mount targets (lxcfs emulates them), as in runc.
 const PROC_ALLOWED: &[&str] = &[
     "cpuinfo",
@@ -79,6 +83,16 @@ impl MountEntry {
             ));
         }
         let dest = clean(dest);
+        let name_max = dest.components().any(|c| c.as_os_str().len() > NAME_MAX);
+        if name_max || dest.as_os_str().len() >= PATH_MAX {
+            return Err(Error::config(
+                field("destination"),
+                format!(
+                    "too long: a path takes {PATH_MAX} bytes, a component {NAME_MAX} ({} bytes)",
+                    dest.as_os_str().len()
+                ),
+            ));
+        }
         if dest == Path::new("/") {
             return Err(Error::config(
                 field("destination"),

@@ -50,57 +50,78 @@ pub fn update_request(a: &UpdateArgs) -> Result<LinuxResources, Error> {
             serde_json::from_str(&text).map_err(|e| Error::config("--resources", e.to_string()))?
         }
     };
-    let mut set = |path: &[&str], val: Value| {
+    if !v.is_object() {
+        return Err(Error::config("--resources", "expected a JSON object"));
+    }
+    let not_object = |path: &[&str]| {
+        Error::config(
+            format!("--resources.{}", path.join(".")),
+            "expected a JSON object",
+        )
+    };
+    let mut set = |path: &[&str], val: Value| -> Result<(), Error> {
+        let (last, parents) = path.split_last().expect("a field path");
         let mut cur = &mut v;
-        for k in &path[..path.len() - 1] {
+        for (i, k) in parents.iter().enumerate() {
             cur = cur
                 .as_object_mut()
-                .expect("objects all the way")
+                .ok_or_else(|| not_object(&path[..i]))?
                 .entry(k.to_string())
                 .or_insert(json!({}));
         }
-        cur[path[path.len() - 1]] = val;
+        cur.as_object_mut()
+            .ok_or_else(|| not_object(parents))?
+            .insert(last.to_string(), val);
+        Ok(())
     };
     if let Some(w) = a.blkio_weight {
-        set(&["blockIO", "weight"], json!(w));
+        set(&["blockIO", "weight"], json!(w))?;
     }
     if let Some(x) = a.cpu_period {
-        set(&["cpu", "period"], json!(x));
+        set(&["cpu", "period"], json!(x))?;
     }
     if let Some(x) = a.cpu_quota {
-        set(&["cpu", "quota"], json!(x));
+        set(&["cpu", "quota"], json!(x))?;
     }
     if let Some(x) = a.cpu_shares {
-        set(&["cpu", "shares"], json!(x));
+        set(&["cpu", "shares"], json!(x))?;
     }
     if let Some(x) = a.cpu_rt_period {
-        set(&["cpu", "realtimePeriod"], json!(x));
+        set(&["cpu", "realtimePeriod"], json!(x))?;
     }
     if let Some(x) = a.cpu_rt_runtime {
-        set(&["cpu", "realtimeRuntime"], json!(x));
+        set(&["cpu", "realtimeRuntime"], json!(x))?;
     }
     if let Some(x) = &a.cpuset_cpus {
-        set(&["cpu", "cpus"], json!(x));
+        set(&["cpu", "cpus"], json!(x))?;
     }
     if let Some(x) = &a.cpuset_mems {
-        set(&["cpu", "mems"], json!(x));
+        set(&["cpu", "mems"], json!(x))?;
     }
     if let Some(x) = &a.memory {
-        set(&["memory", "limit"], json!(bytes("memory", x)?));
+        set(&["memory", "limit"], json!(bytes("memory", x)?))?;
     }
     if let Some(x) = &a.memory_reservation {
         set(
             &["memory", "reservation"],
             json!(bytes("memory-reservation", x)?),
-        );
+        )?;
     }
     if let Some(x) = &a.memory_swap {
-        set(&["memory", "swap"], json!(bytes("memory-swap", x)?));
+        set(&["memory", "swap"], json!(bytes("memory-swap", x)?))?;
     }
     if let Some(x) = a.pids_limit {
-        set(&["pids", "limit"], json!(x));
+        set(&["pids", "limit"], json!(x))?;
     }
-    serde_json::from_value(v).map_err(|e| Error::config("--resources", e.to_string()))
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "--resources".to_string()
+        } else {
+            format!("--resources.{path}")
+        };
+        Error::config(field, e.into_inner().to_string())
+    })
 }
 
 /// `5s`, `500ms`, `1m`, or plain seconds.
