@@ -7,6 +7,9 @@
 //!
 //! ```no_run
 //! use testa::container::{Runtime, RuntimeOptions, CreateOptions};
+//! // First in main, single-threaded: the containers must never reach this
+//! // program's own binary (see `process::exeseal`).
+//! testa::process::exeseal::reexec_sealed()?;
 //! let rt = Runtime::new(RuntimeOptions::default())?;
 //! let c = rt.create("web", "/bundles/web".as_ref(), CreateOptions::default())?;
 //! c.start()?;

@@ -306,3 +306,29 @@ fn console_on_an_image_symlink_is_refused() {
     assert_eq!(read(ctx.rootfs.join("etc/console-target")), "target");
     ctx.assert_no_leaks();
 }
+
+/// The image's `/dev/null` is a link to one of its files and the config brings
+/// no `/dev` tmpfs (CVE-2025-31133 class): masking with it would bind that file
+/// (or whatever a race swaps in) over `/proc/kcore` and friends instead of
+/// hiding them. Only the real 1:3 character device is used.
+#[test]
+fn masks_refuse_a_fake_dev_null() {
+    let mut ctx = Ctx::new("fake_dev_null");
+    fs::write(ctx.rootfs.join("etc/not-null"), "not null").unwrap();
+    std::os::unix::fs::symlink("/etc/not-null", ctx.rootfs.join("dev/null")).unwrap();
+    ctx.config(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+    });
+    let out = ctx.create();
+    out.assert_fail("create with a fake /dev/null");
+    expect_one_line_error(&out);
+    assert!(
+        out.stderr.contains("not the 1:3 character device"),
+        "{}",
+        out.stderr
+    );
+    ctx.assert_no_leaks();
+}

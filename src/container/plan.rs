@@ -114,11 +114,13 @@ pub(crate) fn parse_spec(text: &[u8]) -> Result<Spec> {
     }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        let full = e.path().to_string();
         let inner = e.into_inner();
-        // A truncated file ends nowhere in particular; any other error, syntax
-        // ones included, happened at `path`.
-        if path == "." || path.is_empty() || inner.is_eof() {
+        // `?` marks where the parser was when it could not read a key: the known
+        // part before it is the place. A truncated file ends nowhere in
+        // particular; any other error, syntax ones included, happened at `path`.
+        let path = full.split('?').next().unwrap_or("").trim_end_matches('.');
+        if path.is_empty() || inner.is_eof() {
             Error::config("config.json", inner.to_string())
         } else {
             Error::config(path, inner.to_string())
@@ -217,5 +219,15 @@ mod tests {
         );
         let e = parse_spec(b"{not json").unwrap_err();
         assert!(e.to_string().starts_with("config.json: "), "{e}");
+        let e = parse_spec(br#"{"linux": {nope}}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("linux: key must be a string"),
+            "{e}"
+        );
+        let e = parse_spec(br#"{"linux": {"namespaces": [{"type": 5}]}}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("linux.namespaces[0].type: "),
+            "{e}"
+        );
     }
 }

@@ -31,7 +31,9 @@ pub fn json() -> String {
                                    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
             },
-            "apparmor": {"enabled": false},
+            // AppArmor profiles are applied where the host enforces them (and
+            // refused elsewhere); SELinux mount labels are not implemented.
+            "apparmor": {"enabled": testa::process::lsm::HostLsm::detect().apparmor},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
