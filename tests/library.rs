@@ -55,7 +55,16 @@ fn ids_are_checked_like_runc() {
     for ok in ["a", "web-1", "x_y.z+1"] {
         validate_id(ok).unwrap();
     }
-    for bad in ["", ".", "..", "a/b", "../x", "a b"] {
+    for bad in [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "../x",
+        "a b",
+        ".tmp-1-2-x",
+        ".helper-x",
+    ] {
         let e = validate_id(bad).unwrap_err();
         assert!(
             e.to_string().starts_with("invalid id format"),

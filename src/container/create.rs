@@ -5,13 +5,15 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use super::dir::StateDir;
 use super::lock::Lock;
 use super::plan::{load_spec, Plan};
+use super::stale::{self, CgroupRecord};
 use super::state::{now_rfc3339, proc_stat, StateFile};
-use super::{Container, CreateOptions, Runtime, EXEC_FIFO};
+use super::{validate_id, Container, CreateOptions, Runtime, EXEC_FIFO};
 use crate::error::{Context, Error, Result};
 use crate::namespace::IdMap;
 use crate::process::spawn::{spawn, SpawnOptions};
@@ -66,7 +68,7 @@ impl Runtime {
         opts: &CreateOptions,
         with_fifo: bool,
     ) -> Result<Container> {
-        let dir = self.dir(id)?;
+        validate_id(id)?;
         if caller_is_threaded() {
             return match &self.helper {
                 Some(helper) if with_fifo => self.create_via_helper(helper, id, bundle, spec, opts),
@@ -97,29 +99,78 @@ impl Runtime {
         }
         plan.rootfs.set_no_pivot(opts.no_pivot);
         plan.no_new_keyring = opts.no_new_keyring;
-        let lock = make_dir(&dir, id)?;
         // A cgroup that was there before us is not ours to remove on failure.
         let cgroup_existed = plan.cgroup.paths().iter().any(|(_, p)| p.exists());
-        if !cgroup_existed {
-            record_cgroup(&dir, plan.cgroup.as_ref())?;
-        }
-        let result = prepare_cgroup(&mut plan)
-            .and_then(|()| spawn_into(&dir, &plan, opts, with_fifo, &lock));
-        if result.is_err() {
-            if !cgroup_existed {
-                let _ = plan.cgroup.destroy();
+        let record = (!cgroup_existed).then(|| CgroupRecord {
+            id: id.to_string(),
+            cgroup_path: plan.cgroup_path.clone(),
+            own_cgroups: plan.own_cgroups.clone(),
+        });
+        let (dir, lock) = self.claim(id, record.as_ref())?;
+        match prepare_cgroup(&mut plan)
+            .and_then(|()| spawn_into(&dir, &plan, opts, with_fifo, &lock))
+        {
+            Ok((state, spawned)) => Ok(Container {
+                dir,
+                state,
+                spawned: Some(spawned),
+            }),
+            Err(e) => {
+                if !cgroup_existed {
+                    let _ = plan.cgroup.destroy();
+                }
+                // Ours: we made it and still hold its lock.
+                let _ = dir.remove(stale::RECORD);
+                Err(e)
             }
-            let _ = std::fs::remove_dir_all(&dir);
         }
-        result
     }
-}
 
-fn record_cgroup(dir: &Path, cgroup: &dyn crate::cgroups::Manager) -> Result<()> {
-    let paths: Vec<PathBuf> = cgroup.paths().into_iter().map(|(_, p)| p).collect();
-    let path = dir.join(super::CGROUP_RECORD);
-    std::fs::write(&path, serde_json::to_vec(&paths).expect("paths serialize"))
-        .step(|| format!("write({path:?})"))
+    /// Make the directory of `id`, locked and holding `record`: made
+    /// private, then renamed into place, so it is never visible unlocked
+    /// and empty, and two creates of one id cannot both succeed. A
+    /// directory a killed command left there (no state, lock free) is
+    /// cleared first.
+    fn claim(&self, id: &str, record: Option<&CgroupRecord>) -> Result<(StateDir, Lock)> {
+        stale::sweep_private(&self.root, Some(id));
+        let (mut dir, lock) = StateDir::make_private(&self.root, &stale::private_name(id))?;
+        let made = match record {
+            Some(r) => r.save(&dir.dir),
+            None => Ok(()),
+        };
+        let mut published = made.and_then(|()| self.publish(&mut dir, id));
+        if matches!(published, Err(Error::Exists(_))) && self.clear_stale(id) {
+            published = self.publish(&mut dir, id);
+        }
+        match published {
+            Ok(()) => Ok((dir, lock)),
+            Err(e) => {
+                let _ = dir.remove(stale::RECORD);
+                Err(e)
+            }
+        }
+    }
+
+    fn publish(&self, dir: &mut StateDir, id: &str) -> Result<()> {
+        dir.publish(id).map_err(|e| match e {
+            nix::errno::Errno::EEXIST => Error::Exists(id.to_string()),
+            e => Error::sys(format!("rename to {:?}", self.root().join(id)), e),
+        })
+    }
+
+    /// Clear the entry `id` if a killed command left it (no state, lock
+    /// free); whether it is gone.
+    fn clear_stale(&self, id: &str) -> bool {
+        let Ok(dir) = StateDir::open(&self.root, id) else {
+            return false;
+        };
+        match dir.try_lock() {
+            Ok(Some(lock)) if !dir.dir.has(super::state::STATE) => {
+                stale::clear(dir, id, lock).is_ok()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Make the container's cgroup; one that already holds processes, or is
@@ -171,67 +222,47 @@ fn add_listen_env(spec: &mut oci_spec::runtime::Spec, n: u32) {
     }
 }
 
-/// Make the state directory and lock it; a directory left by a runtime that
-/// was killed mid-create (no state, lock free) is taken over.
-fn make_dir(dir: &Path, id: &str) -> Result<Lock> {
-    use std::os::unix::fs::DirBuilderExt;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.mode(0o711);
-    match builder.create(dir) {
-        Ok(()) => Lock::acquire(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            match Lock::try_acquire(dir)? {
-                Some(lock) if !StateFile::path(dir).exists() => {
-                    // Stale: clear its leftovers but keep the (locked) dir.
-                    super::clear_stale(dir);
-                    let _ = std::fs::remove_file(dir.join(EXEC_FIFO));
-                    Ok(lock)
-                }
-                _ => Err(Error::Exists(id.to_string())),
-            }
-        }
-        Err(e) => Err(Error::io(format!("mkdir({dir:?})"), e)),
-    }
-}
-
 /// The exec FIFO: writable by everyone (the init opens it as the container's
 /// user, after the user switch), owned by the container's root.
-fn open_fifo(dir: &Path, plan: &Plan) -> Result<OwnedFd> {
-    let path = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+fn open_fifo(dir: &StateDir, plan: &Plan) -> Result<OwnedFd> {
+    let path = dir.dir.path().join(EXEC_FIFO);
+    nix::unistd::mkfifoat(dir.dir.as_fd(), EXEC_FIFO, Mode::from_bits_truncate(0o622))
         .step(|| format!("mkfifo({path:?})"))?;
     // chmod rather than umask(0): the caller's umask is not ours to change.
+    // The FIFO was just made by us in a directory only we can write to.
     nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &path,
+        dir.dir.as_fd(),
+        EXEC_FIFO,
         Mode::from_bits_truncate(0o622),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .step(|| format!("chmod({path:?}, 0622)"))?;
     let root_uid = IdMap::to_host(&plan.ns.uid_maps, 0).unwrap_or(0);
     let root_gid = IdMap::to_host(&plan.ns.gid_maps, 0).unwrap_or(0);
-    nix::unistd::chown(
-        &path,
+    nix::unistd::fchownat(
+        dir.dir.as_fd(),
+        EXEC_FIFO,
         Some(nix::unistd::Uid::from_raw(root_uid)),
         Some(nix::unistd::Gid::from_raw(root_gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .step(|| format!("chown({path:?}, {root_uid}, {root_gid})"))?;
-    open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .step(|| format!("open({path:?}, O_PATH)"))
+    dir.dir.open(EXEC_FIFO, OFlag::O_PATH)
 }
 
+/// Spawn the init and record it.
 fn spawn_into(
-    dir: &Path,
+    dir: &StateDir,
     plan: &Plan,
     opts: &CreateOptions,
     with_fifo: bool,
     lock: &Lock,
-) -> Result<Container> {
+) -> Result<(StateFile, crate::process::spawn::Spawned)> {
     let fifo = with_fifo.then(|| open_fifo(dir, plan)).transpose()?;
     let spawn_opts = SpawnOptions {
         exec_fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
         preserve_fds: opts.preserve_fds + opts.listen_fds,
-        close_in_child: vec![lock.raw_fd()],
+        close_in_child: vec![lock.raw_fd(), dir.raw_fd()],
         console_socket: opts.console_socket.clone(),
     };
     let mut recorded = None;
@@ -257,15 +288,11 @@ fn spawn_into(
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }
-        state.save(dir)?;
+        state.save(&dir.dir)?;
         recorded = Some(state);
         Ok(())
     })?;
-    Ok(Container {
-        dir: dir.to_path_buf(),
-        state: recorded.expect("on_ready ran"),
-        spawned: Some(spawned),
-    })
+    Ok((recorded.expect("on_ready ran"), spawned))
 }
 
 /// Write the pid file atomically, as runc does (containerd reads it at once).

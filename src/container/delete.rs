@@ -5,18 +5,17 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::lock::Lock;
 use super::start::Warnings;
 use super::state::Status;
 use super::Container;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::process::PidFd;
 
 impl Container {
     /// Delete the container. A running or paused one is refused unless
     /// `force`, which kills it first; a created one is killed (as runc does).
     pub fn delete(self, force: bool) -> Result<Warnings> {
-        let lock = Lock::acquire(&self.dir)?;
+        let lock = self.dir.lock()?;
         let status = self.status();
         match status {
             Status::Stopped => {}
@@ -30,7 +29,9 @@ impl Container {
             }
         }
         self.remove_cgroup()?;
-        std::fs::remove_dir_all(&self.dir).step(|| format!("remove_dir_all({:?})", self.dir))?;
+        // The state last: a delete cut short leaves a directory that the
+        // next `delete --force` still recognises.
+        self.dir.remove(super::state::STATE)?;
         drop(lock);
         Ok(self.hooks_as_warnings("poststop", |h| h.poststop, Status::Stopped, 0))
     }
@@ -63,6 +64,12 @@ impl Container {
             return Ok(());
         }
         let _ = pidfd.signal(Signal::SIGKILL);
+        // A frozen (paused) process only dies once thawed.
+        if let Ok(cgroup) = self.cgroup() {
+            if cgroup.is_frozen().unwrap_or(false) {
+                cgroup.thaw()?;
+            }
+        }
         // A SIGKILLed process exits promptly; its parent reaps it.
         if !pidfd.wait_exit(Some(Duration::from_secs(10)))? {
             return Err(Error::Other(format!(

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::{Container, CreateOptions, Runtime};
 use crate::error::{Error, Result};
 
+/// The prefix of the helper's request and log files in the state root.
+pub(crate) const PRIVATE: &str = ".helper-";
+
 /// What the helper reads.
 #[derive(Serialize, Deserialize)]
 struct Request {
@@ -39,27 +42,29 @@ impl Runtime {
             options: opts.clone(),
         })
         .expect("requests serialize");
-        // The state root is private (0700): nobody else can swap these files.
-        let stem = self
-            .root
-            .join(format!(".helper-{id}-{}", std::process::id()));
-        let (req_path, log_path) = (stem.with_extension("json"), stem.with_extension("log"));
-        std::fs::write(&req_path, request)
-            .map_err(|e| Error::io(format!("create: write {req_path:?}"), e))?;
-        let status = Command::new(helper)
-            .arg("--root")
-            .arg(&self.root)
-            .arg("--log")
-            .arg(&log_path)
-            .args(["--log-format", "json", "create-from-file"])
-            .arg(&req_path)
-            .status();
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let _ = std::fs::remove_file(&req_path);
-        let _ = std::fs::remove_file(&log_path);
-        let status = status.map_err(|e| Error::io(format!("create: run helper {helper:?}"), e))?;
+        // New files made relative to the state root's fd (never through a
+        // planted link); the root is private (0700), so nobody can swap them.
+        let stem = format!("{PRIVATE}{id}-{}", std::process::id());
+        let (req, log) = (format!("{stem}.json"), format!("{stem}.log"));
+        self.root.write_new(&req, &request)?;
+        let status = self.root.write_new(&log, b"").and_then(|()| {
+            Command::new(helper)
+                .arg("--root")
+                .arg(self.root())
+                .arg("--log")
+                .arg(self.root().join(&log))
+                .args(["--log-format", "json", "create-from-file"])
+                .arg(self.root().join(&req))
+                .status()
+                .map_err(|e| Error::io(format!("create: run helper {helper:?}"), e))
+        });
+        let log_text = self.root.read(&log).ok().flatten().unwrap_or_default();
+        let log_text = String::from_utf8_lossy(&log_text);
+        let _ = self.root.remove(&req);
+        let _ = self.root.remove(&log);
+        let status = status?;
         if !status.success() {
-            return Err(Error::Other(helper_error(&log, status)));
+            return Err(Error::Other(helper_error(&log_text, status)));
         }
         self.load(id)
     }

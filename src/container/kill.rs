@@ -2,7 +2,6 @@
 
 use nix::sys::signal::Signal;
 
-use super::lock::Lock;
 use super::state::Status;
 use super::Container;
 use crate::error::{Error, Result};
@@ -14,7 +13,7 @@ impl Container {
     ///
     /// A stopped container is an error with runc's text, "container not running".
     pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.dir.lock()?;
         if self.status() == Status::Stopped {
             return Err(Error::State("container not running".into()));
         }

@@ -2,43 +2,43 @@
 //! for the whole of a lifecycle verb so concurrent commands on one id never
 //! see or write a half-made state.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use nix::fcntl::{open, Flock, FlockArg, OFlag};
+use nix::fcntl::{openat, Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 
 /// A held container lock; released on drop.
 #[derive(Debug)]
 pub(crate) struct Lock(Flock<OwnedFd>);
 
 impl Lock {
-    /// Take the lock of the container directory `dir`, waiting if needed.
-    pub(crate) fn acquire(dir: &Path) -> Result<Lock> {
-        Self::take(dir, FlockArg::LockExclusive).map(|l| l.expect("blocking lock"))
+    /// Take the lock of the container directory `dir` (at `path`), waiting if needed.
+    pub(crate) fn acquire(dir: BorrowedFd, path: &Path) -> Result<Lock> {
+        Self::take(dir, path, FlockArg::LockExclusive).map(|l| l.expect("blocking lock"))
     }
 
     /// Take the lock if it is free; `None` if another process holds it.
-    pub(crate) fn try_acquire(dir: &Path) -> Result<Option<Lock>> {
-        Self::take(dir, FlockArg::LockExclusiveNonblock)
+    pub(crate) fn try_acquire(dir: BorrowedFd, path: &Path) -> Result<Option<Lock>> {
+        Self::take(dir, path, FlockArg::LockExclusiveNonblock)
     }
 
-    fn take(dir: &Path, how: FlockArg) -> Result<Option<Lock>> {
-        let fd = open(
+    fn take(dir: BorrowedFd, path: &Path, how: FlockArg) -> Result<Option<Lock>> {
+        // An open file description of our own: the lock is not shared with
+        // the directory's fd, which others may hold without locking.
+        let fd = openat(
             dir,
+            ".",
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| match e {
-            nix::errno::Errno::ENOENT => Error::NotExist,
-            e => Error::sys(format!("open({dir:?})"), e),
-        })?;
+        .step(|| format!("open({path:?})"))?;
         match Flock::lock(fd, how) {
             Ok(l) => Ok(Some(Lock(l))),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, e)) => Err(e).step(|| format!("flock({dir:?})")),
+            Err((_, e)) => Err(e).step(|| format!("flock({path:?})")),
         }
     }
 

@@ -14,12 +14,14 @@
 mod cgroup;
 mod create;
 mod delete;
+mod dir;
 mod exec;
 mod helper;
 mod kill;
 mod lock;
 mod pause;
 pub(crate) mod plan;
+mod stale;
 mod start;
 pub use exec::{ExecOptions, ExecProcess};
 pub use helper::serve_helper_request;
@@ -32,9 +34,9 @@ use std::path::{Path, PathBuf};
 
 pub use state::{format_rfc3339, OciState, Status, OCI_VERSION};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::process::spawn::Spawned;
-use lock::Lock;
+use dir::{Dir, StateDir};
 use state::StateFile;
 
 /// Name of the exec FIFO in a container's state directory.
@@ -90,41 +92,27 @@ pub struct CreateOptions {
 /// The container runtime: a state root holding containers.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    root: PathBuf,
+    root: Dir,
     helper: Option<PathBuf>,
 }
 
 /// A container known to a [`Runtime`].
 #[derive(Debug)]
 pub struct Container {
-    dir: PathBuf,
+    dir: StateDir,
     state: StateFile,
     /// Present when this runtime object spawned the init (it can wait for it).
     spawned: Option<Spawned>,
 }
 
-/// The cgroup directories a create made, recorded before it made them so a
-/// runtime killed mid-create leaves nothing the next command cannot remove.
-pub(crate) const CGROUP_RECORD: &str = "cgroup.json";
-
-/// Remove what a runtime killed mid-create left: its cgroup directories.
-pub(crate) fn clear_stale(dir: &Path) {
-    let record = dir.join(CGROUP_RECORD);
-    let paths: Vec<PathBuf> = std::fs::read(&record)
-        .ok()
-        .and_then(|t| serde_json::from_slice(&t).ok())
-        .unwrap_or_default();
-    for p in paths.iter().rev() {
-        let _ = crate::cgroups::fs::remove_dir(p);
-    }
-    let _ = std::fs::remove_file(record);
-}
-
-/// Check a container id as runc does: letters, digits, `_+-.`, not `.`/`..`.
+/// Check a container id as runc does: letters, digits, `_+-.`, not `.`/`..`;
+/// and not a name testa keeps for itself in the state root (`.tmp-*`, `.helper-*`).
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
+        && !id.starts_with(stale::PRIVATE)
+        && !id.starts_with(helper::PRIVATE)
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
@@ -138,57 +126,72 @@ pub fn validate_id(id: &str) -> Result<()> {
 impl Runtime {
     /// A runtime keeping its state under `opts.root` (created if missing, mode 0700).
     pub fn new(opts: RuntimeOptions) -> Result<Runtime> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&opts.root)
-            .step(|| format!("mkdir({:?})", opts.root))?;
-        let root = opts
-            .root
-            .canonicalize()
-            .step(|| format!("canonicalize({:?})", opts.root))?;
         Ok(Runtime {
-            root,
+            root: Dir::open_root(&opts.root)?,
             helper: opts.helper,
         })
     }
 
     /// The state root.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
-    fn dir(&self, id: &str) -> Result<PathBuf> {
-        validate_id(id)?;
-        Ok(self.root.join(id))
-    }
-
-    /// Load an existing container.
+    /// Load an existing container. A directory a killed command left
+    /// (no state, lock free) is cleaned on the way and reads as missing.
     pub fn load(&self, id: &str) -> Result<Container> {
-        let dir = self.dir(id)?;
-        let _lock = Lock::acquire(&dir)?;
-        Container::load(dir)
+        validate_id(id)?;
+        let found = StateDir::open(&self.root, id).and_then(|dir| {
+            let lock = dir.lock()?;
+            match StateFile::load(&dir.dir) {
+                Ok(state) => Ok(Container {
+                    dir,
+                    state,
+                    spawned: None,
+                }),
+                Err(Error::NotExist) => {
+                    stale::clear(dir, id, lock)?;
+                    Err(Error::NotExist)
+                }
+                Err(e) => Err(e),
+            }
+        });
+        if matches!(found, Err(Error::NotExist)) {
+            stale::sweep_private(&self.root, Some(id));
+        }
+        found
     }
 
     /// All containers with a recorded state, sorted by id. Directories left
-    /// by a runtime killed mid-create (no state, lock free) are removed.
+    /// by a killed command (no state, lock free) are removed; one being
+    /// created (locked) is skipped; entries that are not our directories
+    /// are left alone.
     pub fn list(&self) -> Result<Vec<Container>> {
-        let entries =
-            std::fs::read_dir(&self.root).step(|| format!("read_dir({:?})", self.root))?;
-        let mut out: Vec<Container> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .filter_map(|e| {
-                let dir = e.path();
-                if !StateFile::path(&dir).exists() {
-                    if let Ok(Some(_lock)) = Lock::try_acquire(&dir) {
-                        clear_stale(&dir);
-                        let _ = std::fs::remove_dir_all(&dir);
+        stale::sweep_private(&self.root, None);
+        let mut out: Vec<Container> = self
+            .root
+            .names()?
+            .into_iter()
+            .filter(|n| validate_id(n).is_ok())
+            .filter_map(|id| {
+                let dir = StateDir::open(&self.root, &id).ok()?;
+                let state = match StateFile::load(&dir.dir) {
+                    Err(Error::NotExist) => {
+                        if let Ok(Some(lock)) = dir.try_lock() {
+                            // Checked again under the lock: a create may just have finished.
+                            if !dir.dir.has(state::STATE) {
+                                let _ = stale::clear(dir, &id, lock);
+                            }
+                        }
+                        return None;
                     }
-                    return None;
-                }
-                Container::load(dir).ok()
+                    r => r.ok()?,
+                };
+                Some(Container {
+                    dir,
+                    state,
+                    spawned: None,
+                })
             })
             .collect();
         out.sort_by(|a, b| a.id().cmp(b.id()));
@@ -197,18 +200,6 @@ impl Runtime {
 }
 
 impl Container {
-    fn load(dir: PathBuf) -> Result<Container> {
-        if !StateFile::path(&dir).exists() {
-            return Err(Error::NotExist);
-        }
-        let state = StateFile::load(&dir)?;
-        Ok(Container {
-            dir,
-            state,
-            spawned: None,
-        })
-    }
-
     /// The container id.
     pub fn id(&self) -> &str {
         &self.state.id
@@ -221,7 +212,7 @@ impl Container {
 
     /// The current status, derived from the live process.
     pub fn status(&self) -> Status {
-        match self.state.status(&self.dir) {
+        match self.state.status(&self.dir.dir) {
             s @ (Status::Running | Status::Created) => {
                 let frozen = self.cgroup().and_then(|c| c.is_frozen());
                 if frozen.unwrap_or(false) {
@@ -241,8 +232,7 @@ impl Container {
 
     /// The user owning the container's state directory, as `runc list` shows it.
     pub fn owner(&self) -> String {
-        use std::os::unix::fs::MetadataExt;
-        let uid = std::fs::metadata(&self.dir).map(|m| m.uid()).unwrap_or(0);
+        let uid = self.dir.dir.uid();
         nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
             .flatten()
@@ -277,10 +267,10 @@ impl Container {
     }
 
     fn record_exit(&self, code: i32) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
-        let mut state = StateFile::load(&self.dir)?;
+        let _lock = self.dir.lock()?;
+        let mut state = StateFile::load(&self.dir.dir)?;
         state.exit_status = Some(code);
-        state.save(&self.dir)
+        state.save(&self.dir.dir)
     }
 
     /// Send `sig` to the container process only (no state check), as a

@@ -1,6 +1,5 @@
 //! `pause` and `resume`: freeze and thaw every process through the cgroup.
 
-use super::lock::Lock;
 use super::state::Status;
 use super::Container;
 use crate::error::{Error, Result};
@@ -9,7 +8,7 @@ impl Container {
     /// Freeze every process of a running (or created) container; returns
     /// once the kernel reports the cgroup frozen.
     pub fn pause(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.dir.lock()?;
         match self.status() {
             Status::Running | Status::Created => self.cgroup()?.freeze(),
             Status::Paused => Err(Error::State("container already paused".into())),
@@ -19,7 +18,7 @@ impl Container {
 
     /// Thaw a paused container.
     pub fn resume(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.dir.lock()?;
         match self.status() {
             Status::Paused => self.cgroup()?.thaw(),
             _ => Err(Error::State("container not paused".into())),

@@ -3,14 +3,12 @@
 
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use super::lock::Lock;
 use super::state::{hook_state, Status};
 use super::{Container, Runtime, EXEC_FIFO};
 use crate::error::{Context, Error, Result};
@@ -23,7 +21,7 @@ impl Container {
     /// Start a created container: its program runs. Returns the failures of
     /// poststart hooks, which the spec makes warnings.
     pub fn start(&self) -> Result<Warnings> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.dir.lock()?;
         match self.status() {
             Status::Created => {}
             Status::Stopped => {
@@ -43,12 +41,14 @@ impl Container {
                 "cannot start a container that has stopped".into(),
             ));
         }
-        let path = self.dir.join(EXEC_FIFO);
-        let mut fifo = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags((OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
-            .open(&path)
-            .step(|| format!("open({path:?})"))?;
+        let mut fifo = std::fs::File::from(
+            self.dir
+                .dir
+                .open(EXEC_FIFO, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?,
+        );
+        // Opened once: from now on the container counts as running (status
+        // is derived from the FIFO's presence), even if we are killed here.
+        self.dir.dir.remove(EXEC_FIFO)?;
         // Opening our end released the init: it runs the startContainer
         // hooks, writes one byte, and its close-on-exec end closes when it
         // executes the program. Wait for both (or for its death).
@@ -77,7 +77,6 @@ impl Container {
                 Err(e) => return Err(Error::io("read exec fifo", e)),
             }
         }
-        let _ = std::fs::remove_file(&path);
         if got != b"0" {
             return Err(Error::State(format!(
                 "container {}: the init exited before executing the program (see its stderr)",
@@ -130,6 +129,9 @@ impl Runtime {
     pub(crate) fn discard(&self, c: Container) {
         let _ = nix::sys::signal::kill(Pid::from_raw(c.state.pid), nix::sys::signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(c.state.pid), None);
-        let _ = std::fs::remove_dir_all(&c.dir);
+        // Still ours: only `run`'s caller has this container object.
+        if let Ok(_lock) = c.dir.lock() {
+            let _ = c.dir.remove(super::state::STATE);
+        }
     }
 }

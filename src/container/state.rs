@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::dir::Dir;
 use super::plan::Plan;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+
+/// The record's file name in a container's directory.
+pub(crate) const STATE: &str = "state.json";
 
 /// The OCI runtime-spec version testa implements.
 pub const OCI_VERSION: &str = "1.2.0";
@@ -140,23 +144,16 @@ pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
 }
 
 impl StateFile {
-    pub(crate) fn path(dir: &Path) -> PathBuf {
-        dir.join("state.json")
-    }
-
-    pub(crate) fn load(dir: &Path) -> Result<StateFile> {
-        let path = Self::path(dir);
-        let text = std::fs::read(&path).step(|| format!("read({path:?})"))?;
-        serde_json::from_slice(&text).map_err(|e| Error::Other(format!("{path:?}: {e}")))
+    /// The recorded state; `NotExist` if there is none (yet, or any more).
+    pub(crate) fn load(dir: &Dir) -> Result<StateFile> {
+        let text = dir.read(STATE)?.ok_or(Error::NotExist)?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Other(format!("{:?}: {e}", dir.path().join(STATE))))
     }
 
     /// Write atomically: a temporary file renamed over the old one.
-    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(".state.json.tmp");
-        let text = serde_json::to_vec(self).expect("state serializes");
-        std::fs::write(&tmp, text).step(|| format!("write({tmp:?})"))?;
-        let path = Self::path(dir);
-        std::fs::rename(&tmp, &path).step(|| format!("rename({tmp:?}, {path:?})"))
+    pub(crate) fn save(&self, dir: &Dir) -> Result<()> {
+        dir.write_atomic(STATE, &serde_json::to_vec(self).expect("state serializes"))
     }
 
     /// Whether the recorded process is alive (and is still the same process).
@@ -165,10 +162,10 @@ impl StateFile {
     }
 
     /// The status derived from the process and the exec FIFO.
-    pub(crate) fn status(&self, dir: &Path) -> Status {
+    pub(crate) fn status(&self, dir: &Dir) -> Status {
         if !self.alive() {
             Status::Stopped
-        } else if dir.join(super::EXEC_FIFO).exists() {
+        } else if dir.has(super::EXEC_FIFO) {
             Status::Created
         } else {
             Status::Running

@@ -5,7 +5,6 @@
 use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
-use super::lock::Lock;
 use super::state::{StateFile, Status};
 use super::Container;
 use crate::error::{Error, Result};
@@ -28,7 +27,7 @@ fn merge(old: &mut Value, new: Value) {
 impl Container {
     /// Apply `resources` on top of the current limits.
     pub fn update(&mut self, resources: &LinuxResources) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.dir.lock()?;
         if self.status() == Status::Stopped {
             return Err(Error::State("container not running".into()));
         }
@@ -47,9 +46,9 @@ impl Container {
         cgroup.apply(&merged)?;
         linux.set_resources(Some(merged));
         spec.set_linux(Some(linux));
-        let mut state = StateFile::load(&self.dir)?;
+        let mut state = StateFile::load(&self.dir.dir)?;
         state.spec = spec;
-        state.save(&self.dir)?;
+        state.save(&self.dir.dir)?;
         self.state = state;
         Ok(())
     }
