@@ -17,16 +17,16 @@ use std::time::Duration;
 
 /// Tries, for about three seconds after the runtime has gone, to write through fd 7
 /// (a handle on the runtime's executable the image got hold of), and reports
-/// "wrote" or "blocked" in /result/attack.
+/// "wrote" or "blocked" in /result/attack (renamed into place: complete once seen).
 const WRITE_THROUGH_FD7: &str = r#"
 i=0
 while [ $i -lt 60 ]; do
   if (printf 'OWNED BY THE CONTAINER' > /proc/self/fd/7) 2>/dev/null; then
-    echo wrote > /result/attack; exit 0
+    echo wrote > /result/.attack; mv /result/.attack /result/attack; exit 0
   fi
   i=$((i+1)); usleep 50000
 done
-echo blocked > /result/attack
+echo blocked > /result/.attack; mv /result/.attack /result/attack
 "#;
 
 /// The state of a CVE-2019-5736 attack: the copy under attack and its content.
@@ -241,7 +241,7 @@ fn a_fake_proc_in_the_image_redirects_nothing() {
         c["linux"]["sysctl"] = json!({"kernel.hostname": "via-sysctl"});
         c["process"]["oomScoreAdj"] = json!(123);
     });
-    ctx.set_sh("hostname > /result/hostname; sleep 60");
+    ctx.set_sh("hostname > /result/.hostname; mv /result/.hostname /result/hostname; sleep 60");
     ctx.create().assert_ok("create");
     ctx.start().assert_ok("start");
     let out = result.join("hostname");

@@ -84,7 +84,10 @@ impl Runtime {
             };
         }
         // Before this process opens anything that could take a free fd number.
-        crate::process::check_passed_fds(opts.preserve_fds + opts.listen_fds)?;
+        crate::process::check_passed_fds(
+            opts.preserve_fds + opts.listen_fds,
+            &[self.root.as_fd().as_raw_fd()],
+        )?;
         crate::process::exeseal::require_sealed("create")?;
         if opts.listen_fds > 0 {
             add_listen_env(&mut spec, opts.listen_fds);

@@ -99,7 +99,7 @@ impl Container {
     /// ([`Container::with_container_defaults`]).
     pub fn exec(&self, process: &Process, opts: ExecOptions) -> Result<ExecProcess> {
         // Before anything here opens an fd that could take a free number.
-        crate::process::check_passed_fds(opts.preserve_fds)?;
+        crate::process::check_passed_fds(opts.preserve_fds, &[self.dir.raw_fd()])?;
         match self.status() {
             Status::Stopped => {
                 return Err(Error::State(

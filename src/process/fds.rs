@@ -3,6 +3,8 @@
 //! close-on-exec, so the runtime's own fds (sync socket, exec FIFO, a host
 //! directory) never reach the container (CVE-2024-21626).
 
+use std::os::fd::RawFd;
+
 use nix::errno::Errno;
 
 use crate::error::{Error, Result};
@@ -42,26 +44,30 @@ pub fn cloexec_from(first: u32) -> Result<()> {
 }
 
 /// Check that the caller really passed fds `3..3+count` (`--preserve-fds`,
-/// `LISTEN_FDS`). Call it before the runtime opens any fd of its own: an fd
-/// number the caller left free would otherwise be filled by one of ours (a
-/// namespace fd, the sync socket, the log file) and handed to the container.
+/// `LISTEN_FDS`) and that none of them is one of the runtime's own long-lived
+/// fds (`own`, e.g. the state root's): an fd number the caller left free would
+/// otherwise be filled by one of ours and handed to the container. The CLI
+/// calls it before it opens anything; the library again before it clones.
 /// Asks `fcntl(F_GETFD)`, which opens nothing itself.
-pub fn check_passed(count: u32) -> Result<()> {
-    check_open(3, count)
+pub fn check_passed(count: u32, own: &[RawFd]) -> Result<()> {
+    check_open(3, count, own)
 }
 
-fn check_open(first: i32, count: u32) -> Result<()> {
+fn check_open(first: i32, count: u32, own: &[RawFd]) -> Result<()> {
     for fd in first..first + count as i32 {
+        // runc: "unable to stat preserved-fd N (of M)".
+        let what = || {
+            format!(
+                "--preserve-fds: fd {fd} was not passed (unable to stat preserved-fd {} (of {count}))",
+                fd - first
+            )
+        };
+        if own.contains(&fd) {
+            return Err(Error::Other(format!("{}: it is the runtime's own", what())));
+        }
         // SAFETY: F_GETFD only reads the flags of an fd number.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            // runc: "unable to stat preserved-fd N (of M)".
-            return Err(Error::sys(
-                format!(
-                    "--preserve-fds: fd {fd} was not passed (unable to stat preserved-fd {} (of {count}))",
-                    fd - first
-                ),
-                Errno::last(),
-            ));
+            return Err(Error::sys(what(), Errno::last()));
         }
     }
     Ok(())
@@ -89,9 +95,11 @@ mod tests {
     #[test]
     fn an_unpassed_fd_is_named() {
         let f = std::fs::File::open("/dev/null").unwrap();
-        check_open(f.as_raw_fd(), 1).unwrap();
+        check_open(f.as_raw_fd(), 1, &[]).unwrap();
+        let e = check_open(f.as_raw_fd(), 1, &[f.as_raw_fd()]).unwrap_err();
+        assert!(e.to_string().ends_with("it is the runtime's own"), "{e}");
         // Far above anything a test process opens.
-        let e = check_open(900_000, 2).unwrap_err();
+        let e = check_open(900_000, 2, &[]).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "--preserve-fds: fd 900000 was not passed (unable to stat preserved-fd 0 (of 2)): \
@@ -99,6 +107,6 @@ mod tests {
             ),
             "{e}"
         );
-        check_passed(0).unwrap();
+        check_passed(0, &[]).unwrap();
     }
 }

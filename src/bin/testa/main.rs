@@ -97,6 +97,14 @@ fn dispatch(cli: Cli, log: &Logger) -> Result<u8, Error> {
         }
         _ => {}
     }
+    // Before the runtime opens anything (the state root first): an fd number the
+    // caller left free would be taken by one of ours and handed to the container.
+    let passed = match &cli.command {
+        Command::Create(a) | Command::Run { create: a, .. } => a.preserve_fds + listen_fds(),
+        Command::Exec(a) => a.preserve_fds,
+        _ => 0,
+    };
+    testa::process::check_passed_fds(passed, &[])?;
     let rt = runtime(&cli)?;
     match cli.command {
         Command::Create(a) => {

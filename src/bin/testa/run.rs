@@ -99,8 +99,6 @@ pub fn run(
     keep: bool,
     log: &Logger,
 ) -> Result<u8, Error> {
-    // Before anything is opened (see `exec`); `Runtime::create` checks again.
-    testa::process::check_passed_fds(opts.preserve_fds + opts.listen_fds)?;
     let mut opts = opts;
     if detach {
         let (_c, warnings) = rt.run(&a.id, &a.bundle, opts)?;
