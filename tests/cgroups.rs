@@ -314,6 +314,30 @@ fn failed_create_leaves_no_cgroup() {
     c.assert_no_leaks();
 }
 
+/// A nested cgroupsPath makes its parents; `delete --force` removes the ones
+/// this create made (runc leaves them), and so does a create that fails.
+#[test]
+fn nested_cgroups_path_leaves_no_parents() {
+    let (mut c, top) = ctx("cg_nested_parents");
+    let nested = format!("{top}/a/b/c");
+    let cgp = nested.clone();
+    c.config(|cfg| cfg["linux"]["cgroupsPath"] = json!(cgp));
+    c.set_args(&["sleep", "60"]);
+    c.create().assert_ok("create");
+    assert!(
+        cg_dir(&nested, "pids").is_dir(),
+        "the nested cgroup was not made"
+    );
+    c.rt(&["delete", "--force", &c.id])
+        .assert_ok("delete --force");
+    assert_no_cgroup(&top);
+
+    c.config(|cfg| cfg["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}));
+    c.create().assert_fail("create with a failing hook");
+    assert_no_cgroup(&top);
+    c.assert_no_leaks();
+}
+
 #[test]
 fn shared_cgroup_is_refused_unless_annotated() {
     let (mut c, cg) = ctx("cg_shared");

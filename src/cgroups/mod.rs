@@ -112,6 +112,48 @@ pub trait Manager: std::fmt::Debug {
     fn paths(&self) -> Vec<(String, PathBuf)>;
 }
 
+/// How many parents of the container's cgroup directories (within its cgroup
+/// path `inner`, never above it) do not exist yet: the create makes them, and
+/// [`remove_parents`] removes that many again when they are empty.
+pub fn missing_parents(m: &dyn Manager, inner: &Path) -> usize {
+    let within = parents_within(inner);
+    m.paths()
+        .iter()
+        .map(|(_, leaf)| {
+            leaf.ancestors()
+                .skip(1)
+                .take(within)
+                .take_while(|a| !a.exists())
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Remove up to `n` parents of each of the container's cgroup directories,
+/// bottom-up, while they are empty (the kernel refuses to remove a cgroup with
+/// children or processes); never more than the cgroup path `inner` has.
+pub fn remove_parents(m: &dyn Manager, inner: &Path, n: usize) {
+    let n = n.min(parents_within(inner));
+    for (_, leaf) in m.paths() {
+        for parent in leaf.ancestors().skip(1).take(n) {
+            match std::fs::remove_dir(parent) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn parents_within(inner: &Path) -> usize {
+    let names = inner
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .count();
+    names.saturating_sub(1)
+}
+
 /// Lexically clean a `cgroupsPath` as runc does: `..` never climbs above
 /// the start; an absolute path stays absolute.
 pub fn clean_path(p: &Path) -> PathBuf {

@@ -104,10 +104,15 @@ impl Runtime {
         plan.no_new_keyring = opts.no_new_keyring;
         // A cgroup that was there before us is not ours to remove on failure.
         let cgroup_existed = plan.cgroup.paths().iter().any(|(_, p)| p.exists());
+        if !cgroup_existed {
+            plan.cgroup_parents_made =
+                crate::cgroups::missing_parents(plan.cgroup.as_ref(), &plan.cgroup_path);
+        }
         let record = (!cgroup_existed).then(|| CgroupRecord {
             id: id.to_string(),
             cgroup_path: plan.cgroup_path.clone(),
             own_cgroups: plan.own_cgroups.clone(),
+            parents_made: plan.cgroup_parents_made,
         });
         let (dir, lock) = self.claim(id, record.as_ref())?;
         match prepare_cgroup(&mut plan)
@@ -119,8 +124,9 @@ impl Runtime {
                 spawned: Some(spawned),
             }),
             Err(e) => {
-                if !cgroup_existed {
-                    let _ = plan.cgroup.destroy();
+                if !cgroup_existed && plan.cgroup.destroy().is_ok() {
+                    let (cg, path) = (plan.cgroup.as_ref(), &plan.cgroup_path);
+                    crate::cgroups::remove_parents(cg, path, plan.cgroup_parents_made);
                 }
                 // Ours: we made it and still hold its lock.
                 let _ = dir.remove(stale::RECORD);
@@ -286,6 +292,7 @@ fn spawn_into(
             spec: plan.spec.clone(),
             cgroup_path: plan.cgroup_path.clone(),
             own_cgroups: plan.own_cgroups.clone(),
+            cgroup_parents_made: plan.cgroup_parents_made,
             exit_status: None,
         };
         if let Some(pid_file) = &opts.pid_file {

@@ -53,7 +53,10 @@ impl Container {
             }
             cgroup.kill_all(Signal::SIGKILL)?;
         }
-        cgroup.destroy()
+        cgroup.destroy()?;
+        let made = self.state.cgroup_parents_made;
+        crate::cgroups::remove_parents(cgroup.as_ref(), &self.state.cgroup_path, made);
+        Ok(())
     }
 
     fn kill_and_wait(&self) -> Result<()> {

@@ -34,6 +34,9 @@ pub(crate) struct Plan {
     pub cgroup: Box<dyn Manager>,
     /// The runtime's `/proc/self/cgroup`, which a relative path starts from.
     pub own_cgroups: String,
+    /// How many parents of the cgroup directories this create makes (removed
+    /// again with the cgroup when empty).
+    pub cgroup_parents_made: usize,
     /// `linux.resources`, plus an allow rule for each `linux.devices` entry.
     pub resources: LinuxResources,
     /// `linux.seccomp`, compiled.
@@ -188,6 +191,7 @@ impl Plan {
             cgroup_path,
             cgroup,
             own_cgroups,
+            cgroup_parents_made: 0,
             resources,
             seccomp,
             seccomp_listener,

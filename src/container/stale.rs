@@ -30,6 +30,9 @@ pub(crate) struct CgroupRecord {
     pub id: String,
     pub cgroup_path: PathBuf,
     pub own_cgroups: String,
+    /// How many parents of the cgroup directories the create made.
+    #[serde(default)]
+    pub parents_made: usize,
 }
 
 impl CgroupRecord {
@@ -77,6 +80,7 @@ pub(crate) fn clear(dir: StateDir, id: &str, lock: Lock) -> Result<()> {
             cgroup.kill_all(Signal::SIGKILL)?;
         }
         cgroup.destroy()?;
+        crate::cgroups::remove_parents(cgroup.as_ref(), &rec.cgroup_path, rec.parents_made);
     }
     dir.remove(RECORD)?;
     drop(lock);

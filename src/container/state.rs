@@ -67,6 +67,9 @@ pub(crate) struct StateFile {
     /// `cgroup_path` starts from.
     #[serde(default)]
     pub own_cgroups: String,
+    /// How many parents of the cgroup directories the create made.
+    #[serde(default)]
+    pub cgroup_parents_made: usize,
     /// Exit status, once a waiting runtime reaped the process.
     #[serde(default)]
     pub exit_status: Option<i32>,
@@ -261,6 +264,7 @@ mod tests {
             spec: Default::default(),
             cgroup_path: "x".into(),
             own_cgroups: String::new(),
+            cgroup_parents_made: 0,
             exit_status: None,
         };
         assert!(s.alive());
