@@ -20,7 +20,10 @@ use args::{Cli, Command, CreateArgs, LogFormat};
 use log::Logger;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let log = Logger::new(
         cli.log.as_deref(),
         cli.log_format == LogFormat::Json,
@@ -44,6 +47,23 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             log.error(&e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--help` and `--version` print as clap prints them; a usage mistake is one
+/// line on stderr and exit 1, like every other error (runc exits 1 too).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("testa: {}", first.trim_start_matches("error: "));
             ExitCode::from(1)
         }
     }
