@@ -251,3 +251,93 @@ fn delete_force_of_a_paused_container() {
     wait_until(T, || procs_in(&c.rootfs, &c.id).is_empty());
     c.assert_no_leaks();
 }
+
+/// Run `args_of(i)` for i in 0..n all at once; every one must succeed.
+fn all_at_once(c: &Ctx, what: &str, n: usize, args_of: impl Fn(usize) -> Vec<String>) -> Vec<Out> {
+    let bgs: Vec<Bg> = (0..n)
+        .map(|i| {
+            let args = args_of(i);
+            let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+            Bg::start(c, &format!("{what}{i}"), &[], &args)
+        })
+        .collect();
+    let outs: Vec<Out> = bgs.into_iter().map(Bg::finish).collect();
+    for (i, o) in outs.iter().enumerate() {
+        assert!(o.ok(), "{what} #{i} failed: {o:#?}");
+    }
+    outs
+}
+
+/// 100 distinct containers created at once, then started, killed and deleted
+/// at once: every command succeeds and nothing is left.
+#[test]
+fn hundred_parallel_lifecycles() {
+    let mut c = Ctx::new("conc_hundred");
+    c.set_sh("trap 'exit 0' TERM; while :; do sleep 0.1; done");
+    let ids: Vec<String> = (0..100).map(|i| c.other_id(&format!("p{i}"))).collect();
+    let b = c.bundle_s();
+    let verb = |v: &'static str| {
+        let (ids, b) = (ids.clone(), b.clone());
+        move |i: usize| -> Vec<String> {
+            let id = ids[i].clone();
+            match v {
+                "create" => vec!["create".into(), "--bundle".into(), b.clone(), id],
+                "kill" => vec!["kill".into(), id, "TERM".into()],
+                "delete" => vec!["delete".into(), "--force".into(), id],
+                _ => vec![v.into(), id],
+            }
+        }
+    };
+    all_at_once(&c, "create", ids.len(), verb("create"));
+    assert_eq!(
+        entries(&c).len(),
+        ids.len(),
+        "state dirs: {:?}",
+        entries(&c)
+    );
+    all_at_once(&c, "start", ids.len(), verb("start"));
+    for id in &ids {
+        assert_eq!(c.state_of(id)["status"], "running", "{id}");
+    }
+    all_at_once(&c, "kill", ids.len(), verb("kill"));
+    all_at_once(&c, "delete", ids.len(), verb("delete"));
+    assert!(wait_until(T, || procs_in(&c.rootfs, &c.id).is_empty()));
+    c.assert_no_leaks();
+}
+
+/// 20 `exec`s into one container at once: each runs as its own process.
+#[test]
+fn twenty_parallel_execs() {
+    let mut c = Ctx::new("conc_execs");
+    c.set_args(&["sleep", "600"]);
+    c.create().assert_ok("create");
+    c.start().assert_ok("start");
+    let outs = all_at_once(&c, "exec", 20, |i| {
+        vec![
+            "exec".into(),
+            c.id.clone(),
+            "sh".into(),
+            "-c".into(),
+            format!("echo {i} $$"),
+        ]
+    });
+    let mut pids = std::collections::HashSet::new();
+    for (i, _) in outs.iter().enumerate() {
+        let text = fs::read_to_string(c.dir.join(format!("exec{i}.out"))).unwrap();
+        let mut words = text.split_whitespace();
+        assert_eq!(
+            words.next(),
+            Some(i.to_string().as_str()),
+            "exec {i} printed {text:?}"
+        );
+        pids.insert(words.next().unwrap_or_default().to_string());
+    }
+    assert_eq!(
+        pids.len(),
+        20,
+        "the execs did not run as 20 processes: {pids:?}"
+    );
+    c.rt(&["delete", "--force", &c.id])
+        .assert_ok("delete --force");
+    c.assert_no_leaks();
+}
