@@ -321,3 +321,15 @@ fn mount_destination_too_long() {
     rejected(&c, &o, &c.id);
     expect_names_field(&o, &format!("mounts[{idx}].destination"));
 }
+
+/// A usage mistake is one line and exit 1, like every other error (the fuzz
+/// target found clap's multi-line usage with exit 2).
+#[test]
+fn usage_mistakes_are_one_line() {
+    let c = Ctx::new("usage_one_line");
+    for args in [&["state", "-1:-1"][..], &["kill"][..], &["frobnicate"][..]] {
+        let o = c.rt(args);
+        assert_eq!(o.code, 1, "{args:?}: {o:?}");
+        expect_one_line_error(&o);
+    }
+}

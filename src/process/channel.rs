@@ -116,6 +116,18 @@ impl Msg {
     }
 }
 
+impl Channel {
+    /// A child's last word: its error to the parent, or, when even that send
+    /// fails (the parent is gone), to its own stderr, so it is never lost
+    /// silently.
+    pub(crate) fn report_failure(&self, err: &Error) {
+        if self.send(&Msg::failed(err)).is_err() {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "testa: container setup: {err}");
+        }
+    }
+}
+
 /// The longest error text a child sends (the channel takes [`MAX_MSG`] bytes).
 pub(crate) const MAX_ERROR_TEXT: usize = 4096;
 

@@ -91,7 +91,7 @@ pub(crate) fn spawn_exec(
             Ok(never) => match never {},
             Err(e) => e,
         };
-        let _ = child_end.send(&Msg::failed(&err));
+        child_end.report_failure(&err);
         // SAFETY: leave the child without running the parent's destructors.
         unsafe { libc::_exit(1) }
     }

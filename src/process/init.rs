@@ -38,7 +38,7 @@ pub(crate) fn run(ctx: &InitContext, chan: &Channel) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = chan.send(&Msg::failed(&err));
+    chan.report_failure(&err);
     // SAFETY: _exit ends the child without running the caller's atexit
     // handlers or destructors, which belong to the parent.
     unsafe { libc::_exit(1) }
