@@ -17,6 +17,7 @@ use crate::error::{Context, Error, Result};
 /// to execute. A notify listener the filter creates is sent over `chan`.
 /// fds `3..3+preserve_fds` stay open across the exec, all others close.
 pub(crate) fn take_on_with_seccomp(
+    procfs: &crate::rootfs::Procfs,
     p: &ProcessPlan,
     preserve_fds: u32,
     filter: Option<&Filter>,
@@ -24,7 +25,7 @@ pub(crate) fn take_on_with_seccomp(
 ) -> Result<CString> {
     let early = filter.filter(|_| !p.no_new_privileges);
     let listener = early.map(|f| f.install()).transpose()?.flatten();
-    let program = take_on(p, preserve_fds)?;
+    let program = take_on(procfs, p, preserve_fds)?;
     let late = filter.filter(|_| p.no_new_privileges);
     let listener = match late.map(|f| f.install()).transpose()?.flatten() {
         Some(fd) => Some(fd),
@@ -38,12 +39,12 @@ pub(crate) fn take_on_with_seccomp(
 
 /// Take on `p`'s attributes; returns the program to execute. fds
 /// `3..3+preserve_fds` stay open across the exec, all others close.
-fn take_on(p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
+fn take_on(procfs: &crate::rootfs::Procfs, p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
     for r in &p.rlimits {
         r.apply()?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask));
-    fds::cloexec_from(3 + preserve_fds)?;
+    fds::cloexec_from_in(3 + preserve_fds, procfs)?;
     fds::keep_passed(preserve_fds)?;
     identity::drop_bounding(&p.caps)?;
     identity::switch_user(p)?;

@@ -76,17 +76,15 @@ pub(crate) fn spawn_exec(
     on_ready: impl FnOnce(Pid) -> Result<()>,
 ) -> Result<Spawned> {
     let namespaces = namespaces_of(t.init_pid)?;
-    // The LSM attr files are reached through the host's procfs, opened before
-    // the child joins the container's mount namespace.
-    let procfs = (t.process.apparmor_profile.is_some() || t.process.selinux_label.is_some())
-        .then(crate::rootfs::Procfs::open)
-        .transpose()?;
+    // Procfs files (LSM attrs, the fd listing on old kernels) are reached
+    // through the host's procfs, opened before the child joins the container.
+    let procfs = crate::rootfs::Procfs::open()?;
     let (parent_end, child_end) = Channel::pair()?;
     let forked = fork_signals_blocked(0, None);
     if let Ok(Forked::Child) = forked {
         drop(parent_end);
         let err = match join(&namespaces, &child_end)
-            .and_then(|()| become_process(t, procfs.as_ref(), &child_end))
+            .and_then(|()| become_process(t, &procfs, &child_end))
         {
             Ok(never) => match never {},
             Err(e) => e,
@@ -176,7 +174,7 @@ fn join(namespaces: &[Namespace], chan: &Channel) -> Result<()> {
 /// In the process: wait to be placed in the cgroup, take the attributes, exec.
 fn become_process(
     t: &ExecTarget,
-    procfs: Option<&crate::rootfs::Procfs>,
+    procfs: &crate::rootfs::Procfs,
     chan: &Channel,
 ) -> Result<Infallible> {
     let p = t.process;
@@ -186,10 +184,9 @@ fn become_process(
         super::init::setup_console(p, chan, false)?;
     }
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
-    if let Some(procfs) = procfs {
-        super::lsm::apply(p, procfs)?;
-    }
-    let program = super::attributes::take_on_with_seccomp(p, t.preserve_fds, t.seccomp, chan)?;
+    super::lsm::apply(p, procfs)?;
+    let program =
+        super::attributes::take_on_with_seccomp(procfs, p, t.preserve_fds, t.seccomp, chan)?;
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
     super::init::reset_signals()?;

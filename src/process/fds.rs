@@ -11,8 +11,39 @@ use crate::error::{Error, Result};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
-/// Mark every fd from `first` upwards close-on-exec.
+/// Mark every fd from `first` upwards close-on-exec (on the host: kernels
+/// before 5.11 list `/proc/self/fd`).
 pub fn cloexec_from(first: u32) -> Result<()> {
+    cloexec_from_listing(first, || {
+        std::fs::read_dir("/proc/self/fd")
+            .map_err(|e| Error::io("cloexec_from: read_dir(/proc/self/fd)", e))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+    })
+}
+
+/// [`cloexec_from`] inside a container: the fallback lists this thread's fds
+/// through the verified `procfs`, never through the container's `/proc`.
+pub(crate) fn cloexec_from_in(first: u32, procfs: &crate::rootfs::Procfs) -> Result<()> {
+    cloexec_from_listing(first, || open_fds(procfs))
+}
+
+/// This thread's open fds, listed through `procfs`.
+fn open_fds(procfs: &crate::rootfs::Procfs) -> Result<Vec<RawFd>> {
+    let dir = procfs.open_at(
+        std::path::Path::new("thread-self/fd"),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+    )?;
+    let dir = nix::dir::Dir::from_fd(dir).map_err(|e| Error::sys("fdopendir(fd)", e))?;
+    Ok(dir
+        .into_iter()
+        .filter_map(|e| e.ok()?.file_name().to_str().ok()?.parse().ok())
+        .collect())
+}
+
+fn cloexec_from_listing(first: u32, list: impl FnOnce() -> Result<Vec<RawFd>>) -> Result<()> {
     // SAFETY: close_range only changes fd flags; no memory is passed.
     let rc = unsafe {
         libc::syscall(
@@ -25,14 +56,8 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     if rc == 0 {
         return Ok(());
     }
-    // Kernels before 5.11: walk /proc/self/fd.
-    let dir = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Error::io("cloexec_from: read_dir(/proc/self/fd)", e))?;
-    let fds: Vec<i32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first as i32)
-        .collect();
-    for fd in fds {
+    // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC: mark them one by one.
+    for fd in list()?.into_iter().filter(|fd| *fd >= first as RawFd) {
         // SAFETY: F_SETFD on an fd number; an already closed fd gives EBADF.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0
             && Errno::last() != Errno::EBADF
@@ -91,6 +116,18 @@ pub fn keep_passed(count: u32) -> Result<()> {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn open_fds_are_listed_through_procfs() {
+        let procfs = crate::rootfs::Procfs::open().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let fds = open_fds(&procfs).unwrap();
+        assert!(
+            fds.contains(&r.as_raw_fd()) && fds.contains(&w.as_raw_fd()),
+            "{fds:?}"
+        );
+        assert!(fds.contains(&0));
+    }
 
     #[test]
     fn an_unpassed_fd_is_named() {

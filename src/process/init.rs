@@ -179,8 +179,13 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     // dying runtime still shows as EOF on the channel, and we exit.
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
     super::lsm::apply(p, &procfs)?;
-    let program =
-        attributes::take_on_with_seccomp(p, ctx.preserve_fds, plan.seccomp.as_ref(), chan)?;
+    let program = attributes::take_on_with_seccomp(
+        &procfs,
+        p,
+        ctx.preserve_fds,
+        plan.seccomp.as_ref(),
+        chan,
+    )?;
 
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
