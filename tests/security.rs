@@ -216,9 +216,10 @@ fn proc_on_an_image_symlink_is_refused() {
 /// The config mounts no procfs, and the image's `/proc` is a fake tree whose
 /// `self/fd/N` all link to an image file. After the pivot, the runtime must not
 /// resolve anything through it: masks and read-only paths land on the image's
-/// `/proc/kcore` and `/proc/sys` (not where the links point), sysctls reach the
-/// kernel, `oom_score_adj` the real process, and the exec FIFO is the real FIFO
-/// (its start byte must not land in the link's target).
+/// `/proc/kcore` and `/proc/sys` (not where the links point), `oom_score_adj`
+/// reaches the real process, and the exec FIFO is the real FIFO (its start byte
+/// must not land in the link's target). A sysctl, which would have to be
+/// written under the image's `/proc/sys`, is refused naming the field.
 #[test]
 fn a_fake_proc_in_the_image_redirects_nothing() {
     let mut ctx = Ctx::new("fake_proc");
@@ -241,20 +242,25 @@ fn a_fake_proc_in_the_image_redirects_nothing() {
         c["linux"]["sysctl"] = json!({"kernel.hostname": "via-sysctl"});
         c["process"]["oomScoreAdj"] = json!(123);
     });
-    ctx.set_sh("hostname > /result/.hostname; mv /result/.hostname /result/hostname; sleep 60");
+    let refused = ctx.create();
+    refused.assert_fail("a sysctl without a procfs");
+    expect_one_line_error(&refused);
+    assert!(
+        refused.stderr.contains("linux.sysctl"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(read(p.join("sys/kernel/hostname")), "fake");
+
+    ctx.config(|c| c["linux"]["sysctl"] = json!({}));
+    ctx.set_sh("touch /result/.ran; mv /result/.ran /result/ran; sleep 60");
     ctx.create().assert_ok("create");
     ctx.start().assert_ok("start");
-    let out = result.join("hostname");
+    let out = result.join("ran");
     assert!(
         wait_until(Duration::from_secs(10), || out.exists()),
         "the container never ran"
     );
-    assert_eq!(
-        read(&out).trim(),
-        "via-sysctl",
-        "the sysctl was not applied"
-    );
-    assert_eq!(read(p.join("sys/kernel/hostname")), "fake");
     assert_eq!(read(p.join("self/oom_score_adj")), "fake");
     assert_eq!(read(ctx.rootfs.join("etc/target")), "target");
     let pid = ctx.state()["pid"].as_i64().unwrap();
@@ -331,4 +337,66 @@ fn masks_refuse_a_fake_dev_null() {
         out.stderr
     );
     ctx.assert_no_leaks();
+}
+
+/// A `CAP_SYS_PTRACE` container shares its pid namespace with a second one (a
+/// pod) and, while that one's init waits to be started, walks every fd of it
+/// (`/proc/<pid>/fd/N`): none may lead to the host's filesystem, e.g. a host
+/// procfs handle whose `1/root` is the host's root.
+#[test]
+fn a_ptrace_capable_pod_neighbour_gets_no_host_fd_from_an_init() {
+    let mut watcher = Ctx::new("pod_watcher");
+    let secret = watcher.dir.join("host-secret");
+    fs::write(&secret, "host only").unwrap();
+    let result = watcher.scratch("result");
+    let bind = bind_mount(&result, "/result", &["rw"]);
+    let script = format!(
+        r#"
+while [ ! -e /result/go ]; do usleep 20000; done
+for f in /proc/[0-9]*/fd/*; do
+  cat "$f/1/root{secret}" 2>/dev/null && echo "$f" >> /result/leaks
+  cat "$f/..{secret}" 2>/dev/null && echo "$f" >> /result/leaks
+  cat "$f/../..{secret}" 2>/dev/null && echo "$f" >> /result/leaks
+done
+touch /result/leaks; mv /result/leaks /result/done; sleep 60
+"#,
+        secret = secret.display()
+    );
+    fs::write(watcher.rootfs.join("watch.sh"), script).unwrap();
+    watcher.config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(bind);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+    });
+    watcher.set_args(&["sh", "/watch.sh"]);
+    watcher.create().assert_ok("create the watcher");
+    watcher.start().assert_ok("start the watcher");
+    let wpid = watcher.state()["pid"].as_i64().unwrap();
+
+    let mut pod = Ctx::new("pod_member");
+    pod.config(|c| {
+        add_ns(
+            c,
+            json!({"type": "pid", "path": format!("/proc/{wpid}/ns/pid")}),
+        );
+    });
+    pod.set_args(&["true"]);
+    pod.create().assert_ok("create the pod member");
+    // Its init now waits on the exec FIFO, holding whatever it holds.
+    fs::write(result.join("go"), "").unwrap();
+    let done = result.join("done");
+    assert!(
+        wait_until(Duration::from_secs(30), || done.exists()),
+        "the watcher never finished"
+    );
+    assert_eq!(read(&done), "", "host files reached through an init's fds");
+    pod.rt(&["delete", "--force", &pod.id])
+        .assert_ok("delete the pod member");
+    watcher
+        .rt(&["delete", "--force", &watcher.id])
+        .assert_ok("delete the watcher");
 }

@@ -17,7 +17,7 @@ use crate::error::{Context, Error, Result};
 /// to execute. A notify listener the filter creates is sent over `chan`.
 /// fds `3..3+preserve_fds` stay open across the exec, all others close.
 pub(crate) fn take_on_with_seccomp(
-    procfs: &crate::rootfs::Procfs,
+    procfs: Option<&crate::rootfs::Procfs>,
     p: &ProcessPlan,
     preserve_fds: u32,
     filter: Option<&Filter>,
@@ -39,7 +39,11 @@ pub(crate) fn take_on_with_seccomp(
 
 /// Take on `p`'s attributes; returns the program to execute. fds
 /// `3..3+preserve_fds` stay open across the exec, all others close.
-fn take_on(procfs: &crate::rootfs::Procfs, p: &ProcessPlan, preserve_fds: u32) -> Result<CString> {
+fn take_on(
+    procfs: Option<&crate::rootfs::Procfs>,
+    p: &ProcessPlan,
+    preserve_fds: u32,
+) -> Result<CString> {
     for r in &p.rlimits {
         r.apply()?;
     }

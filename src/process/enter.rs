@@ -76,16 +76,11 @@ pub(crate) fn spawn_exec(
     on_ready: impl FnOnce(Pid) -> Result<()>,
 ) -> Result<Spawned> {
     let namespaces = namespaces_of(t.init_pid)?;
-    // Procfs files (LSM attrs, the fd listing on old kernels) are reached
-    // through the host's procfs, opened before the child joins the container.
-    let procfs = crate::rootfs::Procfs::open()?;
     let (parent_end, child_end) = Channel::pair()?;
     let forked = fork_signals_blocked(0, None);
     if let Ok(Forked::Child) = forked {
         drop(parent_end);
-        let err = match join(&namespaces, &child_end)
-            .and_then(|()| become_process(t, &procfs, &child_end))
-        {
+        let err = match join(&namespaces, &child_end).and_then(|()| become_process(t, &child_end)) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -172,11 +167,7 @@ fn join(namespaces: &[Namespace], chan: &Channel) -> Result<()> {
 }
 
 /// In the process: wait to be placed in the cgroup, take the attributes, exec.
-fn become_process(
-    t: &ExecTarget,
-    procfs: &crate::rootfs::Procfs,
-    chan: &Channel,
-) -> Result<Infallible> {
+fn become_process(t: &ExecTarget, chan: &Channel) -> Result<Infallible> {
     let p = t.process;
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).step(|| "prctl(PR_SET_PDEATHSIG)".into())?;
     chan.wait_for(&Msg::Begin)?;
@@ -184,9 +175,23 @@ fn become_process(
         super::init::setup_console(p, chan, false)?;
     }
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
-    super::lsm::apply(p, procfs)?;
-    let program =
-        super::attributes::take_on_with_seccomp(procfs, p, t.preserve_fds, t.seccomp, chan)?;
+    // Procfs files (LSM attrs, the fd listing on kernels before 5.11) go through
+    // a private pid-only procfs of the container's pid namespace, made only when
+    // needed: never the host's, which a ptrace-capable container could take.
+    let labels = p.apparmor_profile.is_some() || p.selinux_label.is_some();
+    let procfs = (labels || !super::fds::has_close_range_cloexec())
+        .then(crate::rootfs::Procfs::private)
+        .transpose()?;
+    if let Some(procfs) = &procfs {
+        super::lsm::apply(p, procfs)?;
+    }
+    let program = super::attributes::take_on_with_seccomp(
+        procfs.as_ref(),
+        p,
+        t.preserve_fds,
+        t.seccomp,
+        chan,
+    )?;
     chan.send(&Msg::Ready)?;
     chan.wait_for(&Msg::Created)?;
     super::init::reset_signals()?;

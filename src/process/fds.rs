@@ -26,14 +26,32 @@ pub fn cloexec_from(first: u32) -> Result<()> {
 
 /// [`cloexec_from`] inside a container: the fallback lists this thread's fds
 /// through the verified `procfs`, never through the container's `/proc`.
-pub(crate) fn cloexec_from_in(first: u32, procfs: &crate::rootfs::Procfs) -> Result<()> {
-    cloexec_from_listing(first, || open_fds(procfs))
+pub(crate) fn cloexec_from_in(first: u32, procfs: Option<&crate::rootfs::Procfs>) -> Result<()> {
+    cloexec_from_listing(first, || match procfs {
+        Some(p) => open_fds(p),
+        None => Err(Error::Other(
+            "close-on-exec of the runtime's fds: no CLOSE_RANGE_CLOEXEC and no procfs".into(),
+        )),
+    })
+}
+
+/// Whether the kernel has `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11).
+pub(crate) fn has_close_range_cloexec() -> bool {
+    // SAFETY: a range holding no open fd; only the flag is checked.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::c_uint::MAX,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        ) == 0
+    }
 }
 
 /// This thread's open fds, listed through `procfs`.
 fn open_fds(procfs: &crate::rootfs::Procfs) -> Result<Vec<RawFd>> {
     let dir = procfs.open_at(
-        std::path::Path::new("thread-self/fd"),
+        &crate::rootfs::Procfs::own("fd"),
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
     )?;
     let dir = nix::dir::Dir::from_fd(dir).map_err(|e| Error::sys("fdopendir(fd)", e))?;
@@ -120,6 +138,7 @@ mod tests {
     #[test]
     fn open_fds_are_listed_through_procfs() {
         let procfs = crate::rootfs::Procfs::open().unwrap();
+        assert!(has_close_range_cloexec(), "Linux >= 5.11 here");
         let (r, w) = nix::unistd::pipe().unwrap();
         let fds = open_fds(&procfs).unwrap();
         assert!(

@@ -121,10 +121,6 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     // (CVE-2019-5736). execve resets the flag for the container's program.
     nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     die_with_parent(ctx.runtime_pid)?;
-    // Every procfs file from here on is opened through this handle on the host's
-    // procfs, taken before anything of the container is mounted or joined: after
-    // the pivot, "/proc" is whatever the image put there.
-    let procfs = rootfs::Procfs::open()?;
     // Wait until the parent has put us in the container's cgroup, so every
     // process forked from here on starts inside it.
     chan.wait_for(&Msg::Begin)?;
@@ -151,6 +147,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
         set_domainname(d)?;
     }
     rootfs::prepare(&plan.rootfs)?;
+    // Every procfs file from here on is opened through this handle, taken before
+    // the container could touch its /proc: after the pivot, the path "/proc" is
+    // whatever the image put there (see rootfs/procfs.rs for which procfs).
+    let procfs = rootfs::container_procfs(&plan.rootfs)?;
     if !plan.hooks.prestart.is_empty() || !plan.hooks.create_runtime.is_empty() {
         chan.send(&Msg::RunRuntimeHooks)?;
         chan.wait_for(&Msg::HooksDone)?;
@@ -167,7 +167,7 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     }
 
     if let Some(adj) = p.oom_score_adj {
-        procfs.write(std::path::Path::new("self/oom_score_adj"), &adj.to_string())?;
+        procfs.write(&rootfs::Procfs::own("oom_score_adj"), &adj.to_string())?;
     }
     if let Some(persona) = p.personality {
         set_personality(persona)?;
@@ -180,7 +180,7 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<Infallible> {
     nix::sys::prctl::set_pdeathsig(None).step(|| "prctl(PR_SET_PDEATHSIG, 0)".into())?;
     super::lsm::apply(p, &procfs)?;
     let program = attributes::take_on_with_seccomp(
-        &procfs,
+        Some(&procfs),
         p,
         ctx.preserve_fds,
         plan.seccomp.as_ref(),

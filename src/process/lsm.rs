@@ -110,7 +110,7 @@ pub(crate) fn apply(p: &super::ProcessPlan, procfs: &crate::rootfs::Procfs) -> R
         return Ok(());
     }
     let attr = procfs.open_at(
-        Path::new("thread-self/attr"),
+        &crate::rootfs::Procfs::own("attr"),
         OFlag::O_PATH | OFlag::O_DIRECTORY,
     )?;
     if let Some(profile) = &p.apparmor_profile {

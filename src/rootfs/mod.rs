@@ -159,6 +159,15 @@ impl RootfsPlan {
             Some(map) => sysctl::from_spec(map, ns)?,
             None => Vec::new(),
         };
+        let proc_mounted = mounts
+            .iter()
+            .any(|m| m.dest == Path::new("/proc") && m.kind != MountKind::Cgroup);
+        if !sysctl.is_empty() && !proc_mounted {
+            return Err(Error::config(
+                "linux.sysctl",
+                "needs a procfs mounted at /proc (mounts has none)",
+            ));
+        }
 
         Ok(RootfsPlan {
             root: canon,
@@ -231,6 +240,27 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         devices::create_links(&root)?;
     }
     Ok(())
+}
+
+/// The procfs handle a container's init uses from here on (see `procfs.rs`): the
+/// procfs the spec mounted at `/proc`, opened beneath the rootfs after [`prepare`]
+/// made the mounts (before the container could touch them), or a private `subset=pid`
+/// instance of the init's pid namespace when there is none.
+pub fn container_procfs(plan: &RootfsPlan) -> Result<Procfs> {
+    let root = Root::open(&plan.root)?;
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
+    let below = root
+        .open_with(
+            Path::new("/proc"),
+            flags,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS,
+        )
+        .ok()
+        .and_then(Procfs::below);
+    match below {
+        Some(p) => Ok(p),
+        None => Procfs::private(),
+    }
 }
 
 /// `pivot_root` refuses a new root whose parent mount is shared, and the self-bind

@@ -96,7 +96,7 @@ fn plan_errors_name_their_field() {
         &spec(base(json!({"linux": {
             "sysctl": {"net.ipv4.ip_forward": "1"},
             "namespaces": [{"type": "network"}, {"type": "user"}]
-        }}))),
+        }, "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]}))),
         b.path(),
     )
     .unwrap();
