@@ -3,7 +3,7 @@
 //! through a path string built from user input.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -19,41 +19,16 @@ pub struct CgroupDir {
     fd: OwnedFd,
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
-
-/// `openat2(dirfd, name, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`; also
-/// used for the LSM `attr` files of a process (`process::lsm`).
-pub(crate) fn openat_beneath(dir: BorrowedFd, name: &str, flags: OFlag) -> nix::Result<OwnedFd> {
-    let cname = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
-    let how = OpenHow {
-        flags: (flags | OFlag::O_CLOEXEC).bits() as u64,
-        mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-    };
-    // SAFETY: `cname` is NUL-terminated and `how` is a valid open_how that
-    // outlives the call; the kernel returns a new fd or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: a fresh fd we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+/// `openat2(dirfd, name, flags, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`, through the
+/// crate's one `openat2` wrapper.
+fn openat_beneath(dir: BorrowedFd, name: &str, flags: OFlag) -> nix::Result<OwnedFd> {
+    use crate::rootfs::sys;
+    sys::openat2(
+        dir,
+        Path::new(name),
+        flags,
+        sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS,
+    )
 }
 
 /// Control file names are plain names such as `memory.max`; anything with a

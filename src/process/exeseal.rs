@@ -44,6 +44,17 @@ const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
 /// Whether this process runs from an executable that cannot be written through
 /// `/proc/self/exe`: a file on a read-only mount, or a memfd sealed against writes.
 pub fn is_sealed() -> Result<bool> {
+    // A process's executable never changes: look once (the CLI's main and the
+    // library's create both ask).
+    static SEALED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if let Some(sealed) = SEALED.get() {
+        return Ok(*sealed);
+    }
+    let sealed = look_sealed()?;
+    Ok(*SEALED.get_or_init(|| sealed))
+}
+
+fn look_sealed() -> Result<bool> {
     let exe = nix::fcntl::open(
         "/proc/self/exe",
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,

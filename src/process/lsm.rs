@@ -11,7 +11,6 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use crate::cgroups::fs::openat_beneath;
 use crate::error::{Error, Result};
 
 /// Which LSMs the host enforces.
@@ -86,7 +85,13 @@ fn check(enabled: bool, field: &str, msg: &str, value: &Option<String>) -> Resul
 /// Open `name` below the process's `attr` directory for writing, never
 /// leaving it and following no symlink.
 fn open_attr(attr_dir: BorrowedFd, name: &str) -> nix::Result<OwnedFd> {
-    openat_beneath(attr_dir, name, OFlag::O_WRONLY)
+    use crate::rootfs::sys;
+    sys::openat2(
+        attr_dir,
+        Path::new(name),
+        OFlag::O_WRONLY,
+        sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS,
+    )
 }
 
 /// Write `value` in one `write(2)`: the kernel takes an attr write whole or
